@@ -1,0 +1,5 @@
+"""``python -m pycombine`` runs the ``combine`` command."""
+
+from .cli.combine import main
+
+main()

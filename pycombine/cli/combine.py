@@ -1,0 +1,92 @@
+"""The ``combine`` command: Combine's command line on pycombine's engine.
+
+Only click and the option table are imported at start-up, so ``combine --help`` and option
+errors return immediately; the datacard machinery is imported when a card is processed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .clickutil import BoolValue, CombineCommand, Float32
+from .options import OPTIONS, Opt
+
+_TYPES = {"str": str, "float": float, "int": int, "float32": Float32(), "bool": BoolValue()}
+
+
+def _click_param(o: Opt) -> click.Option:
+    if o.kind == "flag":
+        return click.Option([*o.names, o.dest], is_flag=True, default=o.default, help=o.help)
+    if o.kind == "multi":
+        return click.Option([*o.names, o.dest], multiple=True, default=(), help=o.help)
+    return click.Option(
+        [*o.names, o.dest], type=_TYPES[o.kind], default=o.default, show_default=o.default not in (None, ""), help=o.help
+    )
+
+
+def _run(**kwargs) -> None:
+    from ..runner import RunOptions, run_combine
+
+    opts = RunOptions.from_cli(kwargs)
+    code = run_combine(opts)
+    if code:
+        sys.exit(code)
+
+
+def build_command() -> click.Command:
+    params: list[click.Parameter] = [click.Argument(["cards"], nargs=-1)]
+    params += [_click_param(o) for o in OPTIONS]
+    params.append(click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True,
+                               callback=_print_version, help="Show the pycombine version and exit"))
+    return CombineCommand(
+        "combine",
+        params=params,
+        callback=_run,
+        help="Run a statistical method on a datacard, like CMS Combine: "
+        "combine -M AsymptoticLimits card.txt",
+        context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    )
+
+
+def _print_version(ctx, param, value):
+    if value and not ctx.resilient_parsing:
+        from .. import __version__
+
+        click.echo(f"pycombine {__version__} (reproduces CMS Combine v10.6.0)")
+        ctx.exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``combine`` console script."""
+    from ..errors import PyCombineError
+
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    cmd = build_command()
+    try:
+        cmd.main(args=args, prog_name="combine", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        click.echo(f"Error: {e.format_message()}", err=True)
+        click.echo("Use combine --help to get a list of all the allowed options", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        sys.exit(1)
+    except PyCombineError as e:
+        if debug:
+            raise
+        sys.stdout.flush()
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as e:  # a bug of ours: still no traceback unless asked for
+        if debug:
+            raise
+        sys.stdout.flush()
+        click.echo(f"Internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", err=True)
+        sys.exit(1)

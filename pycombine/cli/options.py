@@ -1,0 +1,169 @@
+"""Combine's command-line options, as one table.
+
+Combine parses options with Boost.Program_options: long options accept ``--opt value`` and
+``--opt=value``, any unambiguous prefix of a long option is accepted, boolean-valued options
+(``--floatOtherPOIs 1``) need a value while flags take none, and some options may be repeated.
+The table below drives the click command in :mod:`pycombine.cli.combine`; it only declares
+options, the methods interpret them.
+
+Kinds: ``str``, ``float``, ``float32`` (Combine stores it as a C float), ``int``, ``bool``
+(needs a value 1/0/true/false), ``flag`` (no value), ``multi`` (repeatable string).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Opt:
+    names: tuple[str, ...]  # e.g. ("-M", "--method")
+    dest: str
+    kind: str
+    default: object
+    help: str
+    group: str = "common"
+
+
+def _o(names, dest, kind, default, help, group="common"):
+    return Opt(tuple(names.split()), dest, kind, default, help, group)
+
+
+OPTIONS: list[Opt] = [
+    # ------------------------------------------------------------------ main
+    _o("-M --method", "method", "str", "AsymptoticLimits", "Method: AsymptoticLimits, Significance, FitDiagnostics, MultiDimFit, GoodnessOfFit"),
+    _o("-d --datacard", "datacard", "str", None, "Datacard file (may also be given without -d)"),
+    _o("-v --verbose", "verbose", "int", 0, "Verbosity level (-1 very quiet, 0 quiet, 1 verbose, 2+ debug)"),
+    _o("-n --name", "name", "str", "Test", "Name of the job; enters the output file name"),
+    _o("-m --mass", "mass", "float32", 120.0, "Mass (stored in the output tree, substituted for $MASS)"),
+    _o("-t --toys", "toys", "int", 0, "Number of toys (-1: Asimov data set)"),
+    _o("-s --seed", "seed", "int", 123456, "Random seed (-1: random)"),
+    _o("-C --cl", "cl", "float32", 0.95, "Confidence level"),
+    _o("-D --dataset", "dataset", "str", "data_obs", "Dataset name"),
+    _o("--dataMapName", "data_map_name", "str", "data_obs", "Name of the data in the datacard"),
+    _o("-H --hintMethod", "hint_method", "str", "", "Run a hint method first (not supported)"),
+    _o("-L --LoadLibrary", "load_library", "multi", (), "Load a library (ignored: no ROOT)"),
+    _o("--keyword-value", "keyword_value", "multi", (), "WORD=VALUE: replace $WORD in the datacard and extend the file name"),
+    _o("--X-rtd", "x_rtd", "multi", (), "Run-time switches (accepted and ignored)"),
+    _o("--text2workspace", "text2workspace", "str", "", "Extra text2workspace options (e.g. --channel-masks)"),
+    _o("--toysFile", "toys_file", "str", "", "Read toys from this file"),
+    # ------------------------------------------------------------------ model / parameters
+    _o("--rMin", "r_min", "float32", None, "Minimum of the first POI (r is reset to the middle of its range)"),
+    _o("--rMax", "r_max", "float32", None, "Maximum of the first POI (r is reset to the middle of its range)"),
+    _o("--expectSignal", "expect_signal", "float32", None, "Signal strength of toys and Asimov data (default 0)"),
+    _o("--expectSignalMass", "expect_signal_mass", "float32", -99.0, "Mass for toy generation"),
+    _o("--toysFrequentist", "toys_frequentist", "flag", False, "Generate toys/Asimov after a fit to the data"),
+    _o("--toysNoSystematics", "toys_no_systematics", "flag", False, "Do not randomise nuisances in toys"),
+    _o("--bypassFrequentistFit", "bypass_frequentist_fit", "flag", False, "Skip the fit of frequentist toys"),
+    _o("--setParameters", "set_parameters", "str", "", "Set parameters: a=1,b=2 (rgx{...} allowed)"),
+    _o("--setParameterRanges", "set_parameter_ranges", "str", "", "Set ranges: a=lo,hi:b=lo,hi"),
+    _o("--redefineSignalPOIs", "redefine_signal_pois", "str", "", "Comma-separated list of POIs"),
+    _o("--freezeParameters", "freeze_parameters", "str", "", "Freeze parameters (names, rgx{...}, var{...}, allConstrainedNuisances)"),
+    _o("--freezeNuisanceGroups", "freeze_nuisance_groups", "str", "", "Freeze nuisance groups (^group: all but the group)"),
+    _o("--freezeWithAttributes", "freeze_with_attributes", "str", "", "Freeze parameters with these attributes"),
+    _o("--floatParameters", "float_parameters", "str", "", "Make parameters floating"),
+    _o("--floatAllNuisances", "float_all_nuisances", "bool", False, "Make all nuisances floating"),
+    _o("--freezeAllGlobalObs", "freeze_all_global_obs", "bool", True, "Global observables are constant"),
+    _o("--snapshotName", "snapshot_name", "str", "", "Load a snapshot (workspaces only)"),
+    _o("--overrideSnapshotMass", "override_snapshot_mass", "flag", False, "Keep -m over the snapshot's MH"),
+    _o("--trackParameters", "track_parameters", "str", "", "Add branches with these parameter values"),
+    _o("--trackErrors", "track_errors", "str", "", "Add branches with these parameter errors"),
+    _o("--saveWorkspace", "save_workspace", "flag", False, "Save the workspace (not supported without ROOT)"),
+    _o("--saveToys", "save_toys", "flag", False, "Save toys"),
+    _o("--pickToy", "pick_toy", "int", 0, "Run only this toy"),
+    _o("--noMCbonly", "no_mc_bonly", "bool", False, "Do not build a background-only model"),
+    _o("--optimizeSimPdf", "optimize_sim_pdf", "bool", True, "Use the cached NLL (always on)"),
+    _o("--forceRecreateNLL", "force_recreate_nll", "flag", False, "Rebuild the NLL for each dataset (no effect)"),
+    # ------------------------------------------------------------------ minimiser
+    _o("--cminDefaultMinimizerType", "cmin_type", "str", "Minuit2", "Minimiser type"),
+    _o("--cminDefaultMinimizerAlgo", "cmin_algo", "str", "Migrad", "Minimiser algorithm"),
+    _o("--cminDefaultMinimizerTolerance", "cmin_tolerance", "float", 0.1, "Minimiser tolerance"),
+    _o("--cminDefaultMinimizerStrategy", "cmin_strategy", "int", 1, "Minimiser strategy (0, 1, 2)"),
+    _o("--cminDefaultMinimizerPrecision", "cmin_precision", "float", -1.0, "Machine precision override"),
+    _o("--cminFallbackAlgo", "cmin_fallback_algo", "multi", (), "Fallback minimiser (Type[,Algo],strategy[:tol])"),
+    _o("--cminPreFit", "cmin_pre_fit", "int", 0, "Pre-fit with constrained nuisances frozen"),
+    _o("--cminApproxPreFitTolerance", "cmin_approx_pre_fit_tolerance", "float", 0.0, "Coarse pre-fit tolerance"),
+    _o("--cminPoiOnlyFit", "cmin_poi_only_fit", "flag", False, "Scan the POI before the fit"),
+    _o("--cminSetZeroPoint", "cmin_set_zero_point", "bool", True, "Zero the NLL during minimisation"),
+    _o("--cminInitialHesse", "cmin_initial_hesse", "bool", False, "Hesse before minimising"),
+    _o("--cminFinalHesse", "cmin_final_hesse", "bool", False, "Hesse after minimising"),
+    # ------------------------------------------------------------------ AsymptoticLimits
+    _o("--run", "run", "str", "both", "AsymptoticLimits: both, expected, observed, blind", "AsymptoticLimits"),
+    _o("--noFitAsimov", "no_fit_asimov", "flag", False, "Use the pre-fit (a-priori) Asimov data set", "AsymptoticLimits"),
+    _o("--rAbsAcc", "r_abs_acc", "float", 0.0005, "Absolute accuracy on r", "AsymptoticLimits"),
+    _o("--rRelAcc", "r_rel_acc", "float", 0.005, "Relative accuracy on r", "AsymptoticLimits"),
+    _o("--rule", "rule", "str", "CLs", "CLs or Pmu", "AsymptoticLimits"),
+    _o("--qtilde", "qtilde", "bool", True, "Bound r >= 0 in the test statistic", "AsymptoticLimits"),
+    _o("--minosAlgo", "minos_algo", "str", "stepping", "Median search algorithm", "AsymptoticLimits"),
+    _o("--singlePoint", "single_point", "float", None, "Compute CLs at this r only", "AsymptoticLimits"),
+    _o("--strictBounds", "strict_bounds", "flag", False, "Never go above rMax", "AsymptoticLimits"),
+    _o("--signalStrengthForExpected", "signal_strength_for_expected", "float", 0.0, "Asimov signal for expected limits", "AsymptoticLimits"),
+    _o("--newExpected", "new_expected", "bool", True, "Expected bands by crossing searches", "AsymptoticLimits"),
+    _o("--picky", "picky", "flag", False, "Abort on fit failures", "AsymptoticLimits"),
+    _o("--getLimitFromGrid", "get_limit_from_grid", "str", "", "Not supported", "AsymptoticLimits"),
+    # ------------------------------------------------------------------ Significance
+    _o("--pvalue", "pvalue", "flag", False, "Report the p-value instead of the significance", "Significance"),
+    _o("--uncapped", "uncapped", "bool", False, "Signed significance", "Significance"),
+    _o("--signalForSignificance", "signal_for_significance", "float", 0.0, "Null-hypothesis signal strength", "Significance"),
+    # ------------------------------------------------------------------ FitDiagnostics / fits
+    _o("--preFitValue", "pre_fit_value", "float", 1.0, "Starting value of r and r of the pre-fit shapes", "FitDiagnostics"),
+    _o("--minos", "minos", "str", "poi", "Minos on: none, poi, all", "FitDiagnostics"),
+    _o("--robustFit", "robust_fit", "bool", False, "Crossing search instead of Minos", "FitDiagnostics"),
+    _o("--stepSize", "step_size", "float", 0.1, "Robust-fit step (fraction of the range)", "FitDiagnostics"),
+    _o("--setCrossingTolerance", "crossing_tolerance", "float", 1e-4, "Robust-fit crossing tolerance", "FitDiagnostics"),
+    _o("--setRobustFitAlgo", "robust_fit_algo", "str", "", "Robust-fit minimiser algorithm", "FitDiagnostics"),
+    _o("--setRobustFitStrategy", "robust_fit_strategy", "int", 0, "Robust-fit strategy", "FitDiagnostics"),
+    _o("--setRobustFitTolerance", "robust_fit_tolerance", "float", -1.0, "Robust-fit tolerance", "FitDiagnostics"),
+    _o("--maxFailedSteps", "max_failed_steps", "int", 5, "Robust fit: maximum failed steps", "FitDiagnostics"),
+    _o("--do95", "do95", "bool", False, "Also 95% intervals", "FitDiagnostics"),
+    _o("--saveShapes", "save_shapes", "flag", False, "Save pre/post-fit shapes", "FitDiagnostics"),
+    _o("--saveNormalizations", "save_normalizations", "flag", False, "Save pre/post-fit yields", "FitDiagnostics"),
+    _o("--saveWithUncertainties", "save_with_uncertainties", "flag", False, "Add uncertainties to saved shapes and yields", "FitDiagnostics"),
+    _o("--saveOverallShapes", "save_overall_shapes", "flag", False, "Save shapes of all channels concatenated", "FitDiagnostics"),
+    _o("--numToysForShapes", "num_toys_for_shapes", "int", 200, "Samples for shape uncertainties (unused: linear propagation)", "FitDiagnostics"),
+    _o("--skipBOnlyFit", "skip_b_only_fit", "flag", False, "Skip the background-only fit", "FitDiagnostics"),
+    _o("--skipSBFit", "skip_sb_fit", "flag", False, "Skip the signal+background fit", "FitDiagnostics"),
+    _o("--justFit", "just_fit", "flag", False, "Only fit (no output file)", "FitDiagnostics"),
+    _o("--noErrors", "no_errors", "flag", False, "No errors on the POI", "FitDiagnostics"),
+    _o("--plots", "plots", "flag", False, "Make plots (covariance matrices are saved)", "FitDiagnostics"),
+    _o("--out", "out", "str", ".", "Output directory of fitDiagnostics files", "FitDiagnostics"),
+    _o("--customStartingPoint", "custom_starting_point", "flag", False, "Start from the given parameter values", "FitDiagnostics"),
+    _o("--initFromBonly", "init_from_bonly", "flag", False, "Start the s+b fit from the b-only fit", "FitDiagnostics"),
+    _o("--ignoreCovWarning", "ignore_cov_warning", "flag", False, "Save uncertainties even with a bad covariance", "FitDiagnostics"),
+    _o("--savePredictionsPerToy", "save_predictions_per_toy", "flag", False, "Save yields in the trees", "FitDiagnostics"),
+    _o("--robustHesse", "robust_hesse", "bool", False, "Alternative covariance", "FitDiagnostics"),
+    _o("--saveNLL", "save_nll", "flag", False, "Save the NLL in the limit tree", "FitDiagnostics"),
+    _o("--keepFailures", "keep_failures", "flag", False, "Keep failed fits", "FitDiagnostics"),
+    _o("--oldNormNames", "old_norm_names", "flag", False, "Use coefficient names for saved yields", "FitDiagnostics"),
+    # ------------------------------------------------------------------ MultiDimFit
+    _o("--algo", "algo", "str", None, "MultiDimFit: none, singles, grid, fixed, impact; GoodnessOfFit: saturated, KS, AD", "MultiDimFit"),
+    _o("-P --parameters", "parameters", "multi", (), "POIs to fit or scan (repeatable)", "MultiDimFit"),
+    _o("--floatOtherPOIs", "float_other_pois", "bool", False, "Let the other POIs float", "MultiDimFit"),
+    _o("--points", "points", "int", 50, "Grid points", "MultiDimFit"),
+    _o("--firstPoint", "first_point", "int", 0, "First grid point", "MultiDimFit"),
+    _o("--lastPoint", "last_point", "int", -1, "Last grid point", "MultiDimFit"),
+    _o("--gridPoints", "grid_points", "str", "", "Points per dimension n1,n2", "MultiDimFit"),
+    _o("--alignEdges", "align_edges", "bool", False, "Grid points on the range edges", "MultiDimFit"),
+    _o("--fastScan", "fast_scan", "flag", False, "No profiling in the grid", "MultiDimFit"),
+    _o("--maxDeltaNLLForProf", "max_delta_nll_for_prof", "float", None, "Profile only below this deltaNLL", "MultiDimFit"),
+    _o("--startFromPreFit", "start_from_pre_fit", "bool", False, "Start each point from the pre-fit values", "MultiDimFit"),
+    _o("--skipInitialFit", "skip_initial_fit", "flag", False, "Skip the initial fit", "MultiDimFit"),
+    _o("--autoRange", "auto_range", "float", None, "Range: best fit +- X sigma", "MultiDimFit"),
+    _o("--centeredRange", "centered_range", "float", None, "Range: best fit +- X", "MultiDimFit"),
+    _o("--fixedPointPOIs", "fixed_point_pois", "str", "", "Point for --algo fixed", "MultiDimFit"),
+    _o("--setParametersForGrid", "set_parameters_for_grid", "str", "", "Parameters at each grid point", "MultiDimFit"),
+    _o("--saveSpecifiedNuis", "save_specified_nuis", "str", "", "Save these nuisances (all, names, groups)", "MultiDimFit"),
+    _o("--saveSpecifiedFunc", "save_specified_func", "str", "", "Save these functions", "MultiDimFit"),
+    _o("--saveSpecifiedIndex", "save_specified_index", "str", "", "Save these category indices", "MultiDimFit"),
+    _o("--saveInactivePOI", "save_inactive_poi", "bool", False, "Save the inactive POIs", "MultiDimFit"),
+    _o("--saveFitResult", "save_fit_result", "flag", False, "Save the fit result", "MultiDimFit"),
+    # ------------------------------------------------------------------ GoodnessOfFit
+    _o("--setParametersForFit", "set_parameters_for_fit", "str", "", "Parameters for the fit", "GoodnessOfFit"),
+    _o("--setParametersForEval", "set_parameters_for_eval", "str", "", "Parameters for the evaluation", "GoodnessOfFit"),
+    # ------------------------------------------------------------------ pycombine extensions
+    _o("--dump-model", "dump_model", "flag", False, "Print channels, processes, yields and systematics and exit", "pycombine"),
+    _o("--json", "json", "flag", False, "With --dump-model: print JSON", "pycombine"),
+    _o("--debug", "debug", "flag", False, "Show tracebacks of errors", "pycombine"),
+]
+
+BY_DEST = {o.dest: o for o in OPTIONS}

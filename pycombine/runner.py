@@ -1,0 +1,148 @@
+"""What ``combine`` does once its options are parsed: load the card, run the method, write files.
+
+Console text follows Combine (``bin/combine.cpp``, ``src/Combine.cc``): the banner, method
+option messages, the text2workspace output, then the method's block.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from types import SimpleNamespace
+
+from .errors import DatacardError, OptionError
+from .cli.options import OPTIONS
+
+METHODS = {
+    "AsymptoticLimits": "pycombine.methods.asymptotic_limits",
+    "Significance": "pycombine.methods.significance",
+    "FitDiagnostics": "pycombine.methods.fit_diagnostics",
+    "MultiDimFit": "pycombine.methods.multidimfit",
+    "GoodnessOfFit": "pycombine.methods.goodness_of_fit",
+}
+
+
+class RunOptions(SimpleNamespace):
+    """All command-line options by destination name (see :data:`pycombine.cli.options.OPTIONS`)."""
+
+    @classmethod
+    def from_cli(cls, kwargs: dict) -> "RunOptions":
+        return cls(**kwargs)
+
+    @classmethod
+    def defaults(cls, **overrides) -> "RunOptions":
+        values = {o.dest: (tuple(o.default) if o.kind == "multi" else o.default) for o in OPTIONS}
+        values["cards"] = ()
+        values.update(overrides)
+        return cls(**values)
+
+
+def datacard_path(opts: RunOptions) -> str:
+    cards = list(opts.cards)
+    if opts.datacard:
+        cards.insert(0, opts.datacard)
+    if not cards:
+        raise OptionError("Missing datacard file (give it as an argument or with -d)")
+    if len(cards) > 1:
+        raise OptionError(f"only one datacard can be given, got {', '.join(cards)}")
+    return cards[0]
+
+
+def t2w_options(text: str) -> dict:
+    """The text2workspace switches pycombine understands inside ``--text2workspace "..."``."""
+    out = {"channel_masks": False, "check_norm": True, "allow_no_signal": False, "allow_no_background": False,
+           "check_jmax": True, "stat_only": False, "exclude": []}
+    tokens = shlex.split(text or "")
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t == "--channel-masks":
+            out["channel_masks"] = True
+        elif t == "--X-no-check-norm":
+            out["check_norm"] = False
+        elif t == "--X-allow-no-signal":
+            out["allow_no_signal"] = True
+        elif t == "--X-allow-no-background":
+            out["allow_no_background"] = True
+        elif t == "--X-no-jmax":
+            out["check_jmax"] = False
+        elif t in ("-s", "--stat"):
+            out["stat_only"] = True
+        elif t == "--X-exclude-nuisance" and i + 1 < len(tokens):
+            out["exclude"].append(tokens[i + 1])
+            i += 1
+        elif t in ("-P", "--PO", "--physics-model"):
+            raise OptionError(f"--text2workspace {t}: only Combine's default physics model is supported")
+        else:
+            sys.stderr.write(f"Warning: --text2workspace option {t} is ignored by pycombine\n")
+        i += 1
+    return out
+
+
+def load(path: str, opts: RunOptions, log=None):
+    """Parse and build a datacard: returns (Datacard, ModelSpec)."""
+    from .datacard import ParseOptions, parse_datacard
+    from .model.build import BuildOptions, build_model
+
+    if path.endswith(".root"):
+        raise DatacardError(
+            "this is a ROOT file; pycombine reads text datacards (RooWorkspace inputs need ROOT)", path=path
+        )
+    if not os.path.exists(path):
+        raise DatacardError("datacard file does not exist", path=path)
+    t2w = t2w_options(opts.text2workspace)
+    card = parse_datacard(
+        path,
+        ParseOptions(
+            allow_no_signal=t2w["allow_no_signal"],
+            allow_no_background=t2w["allow_no_background"],
+            check_jmax=t2w["check_jmax"],
+            stat_only=t2w["stat_only"],
+            exclude_nuisances=t2w["exclude"],
+        ),
+    )
+    model = build_model(
+        card,
+        BuildOptions(
+            mass=opts.mass,
+            keyword_values=list(opts.keyword_value),
+            check_norm=t2w["check_norm"],
+            channel_masks=t2w["channel_masks"],
+            data_name=opts.data_map_name,
+            warn=lambda m: sys.stderr.write(m + "\n"),
+        ),
+    )
+    return card, model
+
+
+def banner(opts: RunOptions) -> None:
+    print(" <<< Combine >>> ")
+    print(" <<< v10.6.0 >>>")
+    print(f">>> Random number generator seed is {opts.seed}")
+
+
+def run_combine(opts: RunOptions) -> int:
+    """Run one combine command line; returns the exit status."""
+    path = datacard_path(opts)
+    if opts.dump_model:
+        from .inspect import dump
+
+        card, model = load(path, opts)
+        print(dump(card, model, as_json=opts.json))
+        return 0
+    if opts.method not in METHODS:
+        raise OptionError(f"Unsupported method: {opts.method} (supported: {', '.join(METHODS)})")
+    import importlib
+
+    method = importlib.import_module(METHODS[opts.method])
+    method.check_options(opts)  # option errors before any output, like Combine's applyOptions
+    banner(opts)
+    for line in method.option_messages(opts):
+        print(line)
+    print(f">>> Method used is {opts.method}")
+    card, model = load(path, opts)
+    for line in model.build_log:
+        print(line)
+    sys.stdout.flush()
+    return method.run(card, model, opts)
