@@ -144,5 +144,8 @@ def run_combine(opts: RunOptions) -> int:
     card, model = load(path, opts)
     for line in model.build_log:
         print(line)
+    from .session import Session
+
+    session = Session(model, opts)
     sys.stdout.flush()
-    return method.run(card, model, opts)
+    return method.run(session)

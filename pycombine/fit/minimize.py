@@ -1,0 +1,242 @@
+"""Minimisation of the NLL with iminuit (Minuit2's Migrad, like Combine's CascadeMinimizer).
+
+The likelihood supplies its analytic gradient; the Hessian given to Minuit is the finite
+difference of that gradient (2 gradient calls per free parameter instead of Minuit's n^2
+function calls). Combine's conventions are kept: errordef 0.5, strategy 1 and tolerance 0.1 by
+default (Migrad stops when EDM < 0.002 * tol * errordef), the NLL is offset by its value at the
+starting point (``--cminSetZeroPoint``), and a failed Migrad is retried with strategy 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..model.compile import CompiledModel
+from ..model.likelihood import BAD_NLL, Dataset, Likelihood
+
+
+@dataclass
+class MinimizerOptions:
+    strategy: int = 1
+    tolerance: float = 0.1
+    max_calls: int = 0  # 0: Minuit's default
+    retries: bool = True
+
+
+@dataclass
+class ParameterState:
+    """Values and ranges of all parameters, and which are constant."""
+
+    values: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    frozen: np.ndarray
+
+    @classmethod
+    def initial(cls, model: CompiledModel) -> "ParameterState":
+        return cls(model.init.copy(), model.lo.copy(), model.hi.copy(), model.frozen.copy())
+
+    def copy(self) -> "ParameterState":
+        return ParameterState(self.values.copy(), self.lo.copy(), self.hi.copy(), self.frozen.copy())
+
+
+@dataclass
+class FitResult:
+    values: np.ndarray  # (P,) all parameters at the minimum (BB-lite profiled values filled in)
+    nll: float
+    status: int  # Minuit-like: 0 converged, 1 covariance made positive definite, 3 EDM above goal, 4 failed
+    valid: bool
+    free: np.ndarray  # indices of the parameters the minimiser moved
+    errors: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (P,) parabolic errors (0 if fixed)
+    covariance: np.ndarray | None = None  # (P, P) in full parameter space (zeros for fixed)
+    edm: float = float("nan")
+    nfcn: int = 0
+    minuit: object = None
+
+
+class _Objective:
+    """The NLL restricted to the free parameters, with caching of the last evaluation."""
+
+    def __init__(self, lik: Likelihood, base: np.ndarray, free: np.ndarray, offset: float = 0.0):
+        self.lik = lik
+        self.base = base.copy()
+        self.free = free
+        self.offset = offset
+        self._key = None
+        self._val = None
+        self._grad = None
+
+    def full(self, z: np.ndarray) -> np.ndarray:
+        x = self.base.copy()
+        x[self.free] = z
+        return x
+
+    def _eval(self, z):
+        z = np.asarray(z, dtype=float)
+        key = z.tobytes()
+        if key != self._key:
+            val, g, _ = self.lik.evaluate(self.full(z), grad=True)
+            self._key, self._val, self._grad = key, val, g[self.free]
+        return self._val, self._grad
+
+    def __call__(self, z):
+        val = self._eval(z)[0]
+        return val - self.offset if val < BAD_NLL else val
+
+    def grad(self, z):
+        return self._eval(z)[1]
+
+    def hessian(self, z, step: float = 1e-5):
+        z = np.asarray(z, dtype=float)
+        n = z.size
+        H = np.empty((n, n))
+        for i in range(n):
+            h = step * max(1.0, abs(z[i]))
+            zp = z.copy()
+            zp[i] += h
+            zm = z.copy()
+            zm[i] -= h
+            gp = self.lik.evaluate(self.full(zp), grad=True)[1][self.free]
+            gm = self.lik.evaluate(self.full(zm), grad=True)[1][self.free]
+            H[i] = (gp - gm) / (2 * h)
+        return 0.5 * (H + H.T)
+
+
+def free_indices(model: CompiledModel, state: ParameterState, extra_fixed=()) -> np.ndarray:
+    fixed = state.frozen.copy() | model.analytic
+    for i in extra_fixed:
+        fixed[i] = True
+    return np.nonzero(~fixed)[0]
+
+
+def step_sizes(model: CompiledModel, state: ParameterState, free: np.ndarray) -> np.ndarray:
+    """Initial step sizes: the constraint width, else a fraction of the range or value."""
+    steps = np.empty(free.size)
+    spec = model.spec.parameters
+    for j, i in enumerate(free):
+        p = spec[model.names[i]]
+        lo, hi = state.lo[i], state.hi[i]
+        if p.constraint in ("gauss", "bifur"):
+            s = p.sigma
+        elif p.constraint == "poisson":
+            s = max(np.sqrt(max(p.glob, 1.0)), 0.1)
+        elif np.isfinite(lo) and np.isfinite(hi):
+            s = 0.1 * (hi - lo) if p.kind == "poi" else min(1.0, 0.1 * (hi - lo))
+        else:
+            s = 0.1 * max(abs(state.values[i]), 1.0)
+        if np.isfinite(lo) and np.isfinite(hi):
+            s = min(s, 0.5 * (hi - lo))
+        steps[j] = s if s > 0 else 0.1
+    return steps
+
+
+class Fitter:
+    """Fits one dataset of one model."""
+
+    def __init__(self, model: CompiledModel, data: Dataset, options: MinimizerOptions | None = None,
+                 remove_bounds: bool = False, analytic_bb: bool = True):
+        self.model = model
+        self.data = data
+        self.options = options or MinimizerOptions()
+        self.remove_bounds = remove_bounds
+        self.lik = Likelihood(model, data, analytic_bb=analytic_bb)
+
+    def nll(self, values: np.ndarray) -> float:
+        return self.lik.nll(values)
+
+    def limits(self, state: ParameterState, free: np.ndarray) -> list[tuple[float, float]]:
+        lo, hi = state.lo[free].copy(), state.hi[free].copy()
+        if self.remove_bounds:
+            ob = self.model.optimize_bounds[free]
+            lo[ob] = -np.inf
+            hi[ob] = np.inf
+        return list(zip(lo, hi))
+
+    def minimize(self, state: ParameterState, fixed: dict[int, float] | None = None, hesse: bool = False,
+                 strategy: int | None = None) -> FitResult:
+        """Minimise over the floating parameters; ``fixed`` pins extra parameters to values."""
+        from iminuit import Minuit
+
+        m = self.model
+        x0 = state.values.copy()
+        fixed = fixed or {}
+        for i, v in fixed.items():
+            x0[i] = v
+        free = free_indices(m, state, fixed.keys())
+        x0 = self.lik.bb_values(x0)
+        if free.size == 0:
+            val = self.lik.nll(x0)
+            return FitResult(x0, val, 0, True, free, np.zeros(m.P), np.zeros((m.P, m.P)), 0.0, 1)
+        limits = self.limits(state, free)
+        z0 = np.clip(x0[free], [l for l, _ in limits], [h for _, h in limits])
+        offset = self.lik.nll(self._full(x0, free, z0))
+        obj = _Objective(self.lik, x0, free, offset if offset < BAD_NLL else 0.0)
+        strategy = self.options.strategy if strategy is None else strategy
+        mn = self._run_migrad(obj, z0, limits, self.step_sizes(state, free), strategy)
+        if self.options.retries and not mn.valid:
+            mn2 = self._run_migrad(obj, np.array(mn.values), limits, np.array(mn.errors), 2)
+            if mn2.valid or mn2.fval < mn.fval:
+                mn = mn2
+        if hesse:
+            try:
+                mn.hesse()
+            except Exception:  # pragma: no cover - numerical trouble: keep Migrad's matrix
+                pass
+        return self._result(mn, obj, free)
+
+    def step_sizes(self, state: ParameterState, free: np.ndarray) -> np.ndarray:
+        return step_sizes(self.model, state, free)
+
+    @staticmethod
+    def _full(x0, free, z):
+        x = x0.copy()
+        x[free] = z
+        return x
+
+    def _run_migrad(self, obj: _Objective, z0, limits, steps, strategy: int):
+        from iminuit import Minuit
+
+        mn = Minuit(obj, z0, grad=obj.grad, hessian=obj.hessian)
+        mn.errordef = Minuit.LIKELIHOOD
+        mn.limits = limits
+        mn.errors = steps
+        mn.strategy = strategy
+        mn.tol = self.options.tolerance
+        mn.print_level = 0
+        mn.throw_nan = False
+        try:
+            if self.options.max_calls:
+                mn.migrad(ncall=self.options.max_calls)
+            else:
+                mn.migrad()
+        except RuntimeError:
+            pass
+        return mn
+
+    def _result(self, mn, obj: _Objective, free: np.ndarray) -> FitResult:
+        m = self.model
+        z = np.array(mn.values)
+        x = self.lik.bb_values(obj.full(z))
+        val = self.lik.nll(x)
+        fmin = mn.fmin
+        valid = bool(mn.valid)
+        status = 0 if valid else 4
+        if valid and fmin is not None and fmin.has_made_posdef_covar:
+            status = 1
+        if fmin is not None and fmin.is_above_max_edm:
+            status = 3
+        errors = np.zeros(m.P)
+        cov = np.zeros((m.P, m.P))
+        if mn.covariance is not None:
+            c = np.array(mn.covariance)
+            cov[np.ix_(free, free)] = c
+            errors[free] = np.sqrt(np.maximum(np.diag(c), 0.0))
+        return FitResult(x, val, status, valid, free, errors, cov, float(fmin.edm) if fmin else float("nan"),
+                         int(mn.nfcn), mn)
+
+    # ------------------------------------------------------------------ profiles
+    def profile(self, state: ParameterState, index: int, value: float) -> FitResult:
+        """Minimise with parameter ``index`` fixed at ``value``."""
+        return self.minimize(state, {index: value})

@@ -1,0 +1,277 @@
+"""A combine run's model and run-time parameter state (Combine's ``Combine::run``, spec §4.1).
+
+:class:`Session` compiles the model, applies the command-line parameter options in Combine's
+order (ranges, values, POI redefinition, freezing, ``-t`` handling), and provides what every
+method needs: the dataset to analyse (observed or Asimov), fitters, and the output file name.
+The state after the options are applied is Combine's ``clean`` snapshot.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import OptionError
+from .fit.minimize import Fitter, MinimizerOptions, ParameterState
+from .model.compile import CompiledModel
+from .model.likelihood import Dataset, Likelihood
+from .model.spec import ModelSpec
+from .outputs.limit_tree import LimitTree, output_filename
+
+
+def _fmt(x: float) -> str:
+    """C++ default stream formatting of a double (6 significant digits, %g-like)."""
+    if isinstance(x, float) and math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return format(x, ".6g")
+
+
+@dataclass
+class ToyInfo:
+    index: int  # iToy: 0 observed, -1 Asimov, 1..N toys
+    label: str
+
+
+class Session:
+    """The compiled model, the ``clean`` parameter state and the datasets of one run."""
+
+    def __init__(self, spec: ModelSpec, opts, out=print, err=None):
+        self.spec = spec
+        self.opts = opts
+        self.out = out
+        self.err = err or (lambda m: sys.stderr.write(m + "\n"))
+        self.model = CompiledModel(spec)
+        self.state = ParameterState.initial(self.model)
+        self.pois = list(spec.pois)
+        self.observed = Dataset(self.model.data.copy(), self.model.glob0.copy()) if self.model.has_data else None
+        self.minimizer = MinimizerOptions(
+            strategy=int(getattr(opts, "cmin_strategy", 1)),
+            tolerance=float(getattr(opts, "cmin_tolerance", 0.1)),
+        )
+        self.analytic_bb = not any("MINIMIZER_no_analytic" in x for x in getattr(opts, "x_rtd", ()))
+        self.toys = int(getattr(opts, "toys", 0) or 0)
+        self._apply_options()
+
+    # ------------------------------------------------------------------ names
+    def index(self, name: str) -> int:
+        return self.model.parameter_index(name)
+
+    @property
+    def poi_index(self) -> int:
+        return self.index(self.pois[0])
+
+    def values_dict(self, values: np.ndarray | None = None) -> dict[str, float]:
+        v = self.state.values if values is None else values
+        return {n: float(v[i]) for i, n in enumerate(self.model.names)}
+
+    # ------------------------------------------------------------------ run-time options
+    def _apply_options(self) -> None:
+        o = self.opts
+        st = self.state
+        ir = self.poi_index
+        # --rMin/--rMax: range of the first POI, which moves to the middle of its range
+        r_min, r_max = getattr(o, "r_min", None), getattr(o, "r_max", None)
+        if r_min is not None:
+            st.lo[ir] = r_min
+        if r_max is not None:
+            st.hi[ir] = r_max
+        if r_min is not None or r_max is not None:
+            st.values[ir] = 0.5 * (st.lo[ir] + st.hi[ir])
+        if getattr(o, "set_parameter_ranges", ""):
+            self._set_ranges(o.set_parameter_ranges)
+        set_names: set[str] = set()
+        if getattr(o, "set_parameters", ""):
+            set_names = self._set_values(o.set_parameters)
+        if getattr(o, "redefine_signal_pois", ""):
+            self._redefine_pois(o.redefine_signal_pois)
+        for i in (self.index(p) for p in self.pois):
+            st.frozen[i] = False
+        if getattr(o, "float_parameters", ""):
+            self._float(o.float_parameters)
+        if getattr(o, "freeze_parameters", ""):
+            self._freeze(o.freeze_parameters)
+        if getattr(o, "freeze_nuisance_groups", ""):
+            self._freeze_groups(o.freeze_nuisance_groups)
+        if getattr(o, "float_all_nuisances", False):
+            st.frozen[self.model.is_nuisance] = False
+        # -t: r is set to --expectSignal (default 0) unless r= was given in --setParameters alone
+        if self.toys != 0 and "r" in self.model.index and "r" in self.pois:
+            expect = getattr(o, "expect_signal", None)
+            if "r" in set_names and expect is not None:
+                self.err(
+                    "Warning: A value of r is specified in both the --setParameters and --expectSignal options. "
+                    "The argument of --expectSignal will take precedence"
+                )
+            if expect is not None or "r" not in set_names:
+                st.values[self.index("r")] = expect if expect is not None else 0.0
+
+    def _matching(self, pattern: str) -> list[int]:
+        """Parameter indices for a name, ``rgx{...}`` or ``var{...}`` (full match)."""
+        if (pattern.startswith("rgx{") or pattern.startswith("var{")) and pattern.endswith("}"):
+            rx = re.compile(pattern[4:-1])
+            return [i for i, n in enumerate(self.model.names) if rx.fullmatch(n)]
+        i = self.model.index.get(pattern)
+        return [] if i is None else [i]
+
+    def _set_ranges(self, text: str) -> None:
+        st = self.state
+        for item in text.split(":"):
+            if not item:
+                continue
+            name, eq, rng = item.partition("=")
+            parts = rng.split(",")
+            if not eq or len(parts) != 2:
+                raise OptionError(f"--setParameterRanges: expected name=lo,hi, got {item!r}")
+            try:
+                lo, hi = float(parts[0]), float(parts[1])
+            except ValueError:
+                raise OptionError(f"--setParameterRanges: bad range in {item!r}") from None
+            idx = self._matching(name)
+            if not idx:
+                self.out(f"Warning: Did not find a parameter with name {name}")
+                continue
+            for i in idx:
+                if name.startswith("rgx{") and st.frozen[i]:
+                    continue
+                self.out(f"Set Range of Parameter {self.model.names[i]} To : ({_fmt(lo)},{_fmt(hi)})")
+                st.lo[i], st.hi[i] = lo, hi
+
+    def _set_values(self, text: str) -> set[str]:
+        st = self.state
+        done = set()
+        for item in text.split(","):
+            if not item:
+                continue
+            name, eq, val = item.partition("=")
+            if not eq:
+                raise OptionError(f"--setParameters: expected name=value, got {item!r}")
+            try:
+                v = float(val)
+            except ValueError:
+                raise OptionError(f"--setParameters: value of {name} is not a number: {val!r}") from None
+            idx = self._matching(name)
+            if not idx:
+                self.out(f"Warning: Did not find a parameter with name {name}")
+                continue
+            for i in idx:
+                n = self.model.names[i]
+                if v < st.lo[i] or v > st.hi[i]:
+                    raise OptionError(
+                        f"Parameter {n} value {_fmt(v)} is outside its range [{_fmt(st.lo[i])}, {_fmt(st.hi[i])}]. "
+                        f"Use --rMin/--rMax or --setParameterRanges to adjust the range."
+                    )
+                self.out(f"Set Default Value of Parameter {n} To : {_fmt(v)}")
+                st.values[i] = v
+                done.add(n)
+        return done
+
+    def _redefine_pois(self, text: str) -> None:
+        names = [n for n in text.split(",") if n]
+        for n in names:
+            if n not in self.model.index:
+                raise OptionError(f"--redefineSignalPOIs: no parameter named {n!r}")
+        self.pois = names
+        for n in names:
+            self.state.frozen[self.index(n)] = False
+
+    def _float(self, text: str) -> None:
+        for item in text.split(","):
+            if item == "all":
+                self.state.frozen[:] = False
+                continue
+            for i in self._matching(item):
+                self.state.frozen[i] = False
+
+    def _freeze(self, text: str) -> None:
+        m = self.model
+        for item in text.split(","):
+            if not item:
+                continue
+            if item == "allConstrainedNuisances":
+                idx = [i for i in range(m.P) if m.is_nuisance[i] and self.model.names[i] not in self.pois]
+            elif item.startswith("rgx{"):
+                rx = re.compile(item[4:-1])
+                idx = [i for i in range(m.P) if m.is_nuisance[i] and rx.fullmatch(m.names[i])]
+            else:
+                idx = self._matching(item)
+                if not idx:
+                    self.out(f"WARNING: cannot freeze nuisance parameter {item} if it doesn't exist!")
+            for i in idx:
+                self.state.frozen[i] = True
+
+    def _freeze_groups(self, text: str) -> None:
+        groups = self.spec.groups
+        m = self.model
+        for g in text.split(","):
+            if not g:
+                continue
+            inverse = g.startswith("^")
+            name = g[1:] if inverse else g
+            if name not in groups:
+                raise OptionError(f"Unknown nuisance group name {name!r} (groups: {', '.join(groups) or 'none'})")
+            members = set(groups[name])
+            for i, n in enumerate(m.names):
+                if not m.is_nuisance[i]:
+                    if not inverse and n in members:
+                        self.state.frozen[i] = True
+                    continue
+                if (n in members) != inverse:
+                    self.state.frozen[i] = True
+
+    # ------------------------------------------------------------------ datasets
+    def asimov(self, values: np.ndarray | None = None, glob: np.ndarray | None = None, name="toy_asimov") -> Dataset:
+        """Expected data at ``values`` (default: the clean state), with the given global observables."""
+        v = self.state.values if values is None else values
+        g = self.model.glob0.copy() if glob is None else glob
+        lik = Likelihood(self.model, Dataset(np.zeros(self.model.B), g), analytic_bb=False)
+        nu = lik.expected(v)
+        return Dataset(nu, g, name=name, is_asimov=True)
+
+    def main_dataset(self) -> tuple[Dataset, int]:
+        """The dataset the method analyses and its iToy value (0 observed, -1 Asimov)."""
+        if self.toys == 0:
+            if self.observed is None:
+                raise OptionError("the datacard has no observation: use -t -1 (Asimov) or toys")
+            return self.observed, 0
+        if self.toys == -1:
+            if getattr(self.opts, "toys_frequentist", False):
+                return self.frequentist_asimov(), -1
+            return self.asimov(), -1
+        raise OptionError("toys (-t N with N > 0) are run by the toy driver")
+
+    def frequentist_asimov(self) -> Dataset:
+        """--toysFrequentist: fit the data with the POIs fixed, generate from the post-fit values.
+
+        The global observables move to the fitted nuisance values and the post-fit state becomes
+        the clean state (fits start there, constraints are centred there).
+        """
+        if self.observed is None:
+            raise OptionError("--toysFrequentist needs observed data")
+        glob = self.model.glob0.copy()
+        if not getattr(self.opts, "bypass_frequentist_fit", False):
+            fitter = Fitter(self.model, self.observed, self.minimizer, analytic_bb=self.analytic_bb)
+            fixed = {self.index(p): self.state.values[self.index(p)] for p in self.pois}
+            res = fitter.minimize(self.state, fixed)
+            self.state.values = res.values.copy()
+        has = ~np.isnan(glob)
+        glob[has] = self.state.values[has]
+        return self.asimov(self.state.values, glob)
+
+    # ------------------------------------------------------------------ fitting
+    def fitter(self, data: Dataset, remove_bounds: bool = False) -> Fitter:
+        return Fitter(self.model, data, self.minimizer, remove_bounds=remove_bounds, analytic_bb=self.analytic_bb)
+
+    # ------------------------------------------------------------------ outputs
+    def output_filename(self, method: str | None = None) -> str:
+        o = self.opts
+        return output_filename(
+            o.name, method or o.method, o.mass, getattr(o, "keyword_value", ()), o.seed, self.toys,
+            getattr(o, "save_toys", False),
+        )
+
+    def limit_tree(self) -> LimitTree:
+        return LimitTree(self.opts.mass, self.opts.seed, keyword_values=tuple(getattr(self.opts, "keyword_value", ())))
