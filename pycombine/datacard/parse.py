@@ -190,6 +190,13 @@ def _int(token: str, what: str, line: int) -> int:
         raise DatacardError(f"{what} must be an integer, got {token!r}", line=line) from None
 
 
+def _comment_hint(tokens: list[str]) -> str:
+    """Header lines keep '#' comments as tokens (as in Combine): say so when it explains an error."""
+    if any(t.startswith("#") for t in tokens):
+        return " (a '#' comment at the end of a header line is read as more entries; move it to its own line)"
+    return ""
+
+
 def _is_dashes(token: str) -> bool:
     return token == "-" * len(token)
 
@@ -275,19 +282,23 @@ class _CardReader:
         entries[process] = ShapeLine(process, channel, f[3:], st.line)
 
     def _h_observation(self, st: Statement) -> None:
-        values = [_float(x, "an observation", st.line) for x in st.tokens[1:]]
+        hint = _comment_hint(st.tokens)
+        try:
+            values = [_float(x, "an observation", st.line) for x in st.tokens[1:]]
+        except DatacardError as err:
+            raise DatacardError(err.message + hint, line=st.line) from None
         self.card.lines["observation"] = st.line
         if self.n_channels == -1:
             self.n_channels = len(values)
         if len(values) != self.n_channels:
             raise DatacardError(
-                f"found {len(values)} observations but imax declares {self.n_channels} channels", line=st.line
+                f"found {len(values)} observations but imax declares {self.n_channels} channels{hint}", line=st.line
             )
         if self.bin_line:
             if len(self.bin_line) != len(values):
                 raise DatacardError(
                     f"the 'bin' line above (line {self.bin_line_no}) lists {len(self.bin_line)} channels "
-                    f"but this line has {len(values)} observations",
+                    f"but this line has {len(values)} observations{_comment_hint(st.tokens)}",
                     line=st.line,
                 )
             self.card.channels = list(self.bin_line)
@@ -316,7 +327,7 @@ class _CardReader:
             if len(self.bin_line) != len(self.process_names):
                 raise DatacardError(
                     f"the 'process' line has {len(self.process_names)} entries but the 'bin' line above it "
-                    f"has {len(self.bin_line)}",
+                    f"has {len(self.bin_line)}" + _comment_hint(st.tokens),
                     line=st.line,
                 )
             return
@@ -389,7 +400,8 @@ class _CardReader:
         values = st.tokens[1:]
         if len(values) != len(card.columns):
             raise DatacardError(
-                f"the 'rate' line has {len(values)} entries but the bin/process lines have {len(card.columns)}",
+                f"the 'rate' line has {len(values)} entries but the bin/process lines have {len(card.columns)}"
+                + _comment_hint(st.tokens),
                 line=st.line,
             )
         for col, v in zip(card.columns, values):

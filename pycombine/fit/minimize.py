@@ -9,6 +9,7 @@ starting point (``--cminSetZeroPoint``), and a failed Migrad is retried with str
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,6 +88,10 @@ class _Objective:
 
     def grad(self, z):
         return self._eval(z)[1]
+
+    def g2(self, z):
+        """Diagonal of the Hessian (Minuit2 needs it, e.g. to seed bounded parameters)."""
+        return np.diag(self.hessian(z)).copy()
 
     def hessian(self, z, step: float = 1e-5):
         z = np.asarray(z, dtype=float)
@@ -198,7 +203,10 @@ class Fitter:
     def _run_migrad(self, obj: _Objective, z0, limits, steps, strategy: int):
         from iminuit import Minuit
 
-        mn = Minuit(obj, z0, grad=obj.grad, hessian=obj.hessian)
+        with warnings.catch_warnings():
+            # iminuit notes that the Hessian overrides g2; Minuit2 still needs g2 for bounded parameters
+            warnings.simplefilter("ignore")
+            mn = Minuit(obj, z0, grad=obj.grad, g2=obj.g2, hessian=obj.hessian)
         mn.errordef = Minuit.LIKELIHOOD
         mn.limits = limits
         mn.errors = steps
