@@ -2,9 +2,12 @@
 
 from .model import AutoMCStats, Column, Datacard, NuisanceEdit, RateParam, ShapeLine, Systematic
 from .parse import ParseOptions, parse_datacard, parse_datacard_text
+from .combine_cards import CombineCardsOptions, combine_cards
 
 __all__ = [
     "AutoMCStats",
+    "CombineCardsOptions",
+    "combine_cards",
     "Column",
     "Datacard",
     "NuisanceEdit",
