@@ -162,14 +162,20 @@ class Fitter:
     def minimize(self, state: ParameterState, fixed: dict[int, float] | None = None, hesse: bool = False,
                  strategy: int | None = None) -> FitResult:
         """Minimise over the floating parameters; ``fixed`` pins extra parameters to values."""
-        from iminuit import Minuit
+        try:
+            return self._minimize(state, fixed, hesse, strategy)
+        finally:
+            self.lik.pin(())
 
+    def _minimize(self, state, fixed, hesse, strategy) -> FitResult:
         m = self.model
         x0 = state.values.copy()
         fixed = fixed or {}
         for i, v in fixed.items():
             x0[i] = v
         free = free_indices(m, state, fixed.keys())
+        # a BB-lite parameter given a fixed value is not profiled analytically during this fit
+        self.lik.pin([i for i in fixed if m.analytic[i]])
         x0 = self.lik.bb_values(x0)
         if free.size == 0:
             val = self.lik.nll(x0)

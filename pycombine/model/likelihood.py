@@ -63,6 +63,9 @@ class Likelihood:
         self.m = model
         self.data = data
         self.analytic_bb = analytic_bb and model.bb_bin.size > 0
+        #: BB-lite parameters pinned to their value in theta (a scan or an impact fit of one of
+        #: them): they are not profiled analytically while pinned
+        self.pinned = np.zeros(model.bb_bin.size, dtype=bool)
         n = data.counts
         self.has_obs = n != 0
         # the per-bin log term only where there is data (Combine skips zero-weight bins)
@@ -161,7 +164,8 @@ class Likelihood:
             sigma = np.sqrt(np.bincount(m.entry_bin, weights=err2, minlength=m.B))
             jb = m.bb_bin
             if self.analytic_bb:
-                bb_x[jb] = self._bb_solve(mu[jb], sigma[jb], self.n[jb], self.data.glob[m.bb_par], self._masked_bins()[jb])
+                x = self._bb_solve(mu[jb], sigma[jb], self.n[jb], self.data.glob[m.bb_par], self._masked_bins()[jb])
+                bb_x[jb] = np.where(self.pinned, theta[m.bb_par], x)
             else:
                 bb_x[jb] = theta[m.bb_par]
             nu = mu + sigma * bb_x
@@ -247,7 +251,7 @@ class Likelihood:
                 mu = state.mu[jb]
                 gx = self.data.glob[m.bb_par]
                 d_x = w_nu[jb] * sig + (x - gx)
-                ok = (sig > 0) & (np.abs(d_x) > 1e-12)
+                ok = (sig > 0) & (np.abs(d_x) > 1e-12) & ~self.pinned
                 if ok.any():
                     s = np.where(ok, sig, 1.0)
                     bq = s + mu / s - gx
@@ -265,9 +269,11 @@ class Likelihood:
             sig_e = state.sigma[m.entry_bin]
             contrib = np.where(self._bb_entry & (sig_e > 0), w_sigma[m.entry_bin] * Ne * m.errors**2 / np.where(sig_e > 0, sig_e, 1.0), 0.0)
             w_N += np.bincount(m.entry_sample, weights=contrib, minlength=m.S)
-            if not self.analytic_bb:
+            explicit = ~self.analytic_bb | self.pinned
+            if np.any(explicit):
                 gx = self.data.glob[m.bb_par]
-                g[m.bb_par] += w_nu[jb] * state.sigma[jb] + (theta[m.bb_par] - gx)
+                gb = w_nu[jb] * state.sigma[jb] + (theta[m.bb_par] - gx)
+                g[m.bb_par] += np.where(explicit, gb, 0.0)
         w_tt = w_y * Ne
         w_t = w_tt
         e, par, n0 = m.pp_pois
@@ -436,8 +442,13 @@ class Likelihood:
         if m.bb_bin.size and self.analytic_bb:
             self._current_theta = out
             state, _, _ = self.forward(out)
-            out[m.bb_par] = state.bb_x[m.bb_bin]
+            out[m.bb_par] = state.bb_x[m.bb_bin]  # pinned ones keep their value
         return out
+
+    def pin(self, indices) -> None:
+        """Pin BB-lite parameters (by parameter index) to their values; others stay profiled."""
+        m = self.m
+        self.pinned = np.isin(m.bb_par, np.asarray(list(indices), dtype=int))
 
 
 def _sigmoid(z):
