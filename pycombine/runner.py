@@ -34,6 +34,7 @@ class RunOptions(SimpleNamespace):
     def defaults(cls, **overrides) -> "RunOptions":
         values = {o.dest: (tuple(o.default) if o.kind == "multi" else o.default) for o in OPTIONS}
         values["cards"] = ()
+        values["_given"] = set(overrides)
         values.update(overrides)
         return cls(**values)
 

@@ -27,9 +27,16 @@ def _click_param(o: Opt) -> click.Option:
 
 
 def _run(**kwargs) -> None:
+    from click.core import ParameterSource
+
     from ..runner import RunOptions, run_combine
 
+    ctx = click.get_current_context()
     opts = RunOptions.from_cli(kwargs)
+    # which options the user gave explicitly (some methods change defaults, e.g. --algo impact)
+    opts._given = {
+        p.name for p in ctx.command.params if ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE
+    }
     code = run_combine(opts)
     if code:
         sys.exit(code)

@@ -136,7 +136,7 @@ OPTIONS: list[Opt] = [
     _o("--keepFailures", "keep_failures", "flag", False, "Keep failed fits", "FitDiagnostics"),
     _o("--oldNormNames", "old_norm_names", "flag", False, "Use coefficient names for saved yields", "FitDiagnostics"),
     # ------------------------------------------------------------------ MultiDimFit
-    _o("--algo", "algo", "str", None, "MultiDimFit: none, singles, grid, fixed, impact; GoodnessOfFit: saturated, KS, AD", "MultiDimFit"),
+    _o("--algo --algorithm", "algo", "str", None, "MultiDimFit: none, singles, grid, fixed, impact; GoodnessOfFit: saturated, KS, AD", "MultiDimFit"),
     _o("-P --parameters", "parameters", "multi", (), "POIs to fit or scan (repeatable)", "MultiDimFit"),
     _o("--floatOtherPOIs", "float_other_pois", "bool", False, "Let the other POIs float", "MultiDimFit"),
     _o("--points", "points", "int", 50, "Grid points", "MultiDimFit"),
@@ -160,6 +160,7 @@ OPTIONS: list[Opt] = [
     # ------------------------------------------------------------------ GoodnessOfFit
     _o("--setParametersForFit", "set_parameters_for_fit", "str", "", "Parameters for the fit", "GoodnessOfFit"),
     _o("--setParametersForEval", "set_parameters_for_eval", "str", "", "Parameters for the evaluation", "GoodnessOfFit"),
+    _o("--fixedSignalStrength", "fixed_signal_strength", "float", None, "Signal strength of the fit (with --fixedSignalStrength)", "GoodnessOfFit"),
     # ------------------------------------------------------------------ pycombine extensions
     _o("--dump-model", "dump_model", "flag", False, "Print channels, processes, yields and systematics and exit", "pycombine"),
     _o("--json", "json", "flag", False, "With --dump-model: print JSON", "pycombine"),

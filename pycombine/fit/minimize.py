@@ -109,8 +109,10 @@ class _Objective:
         return 0.5 * (H + H.T)
 
 
-def free_indices(model: CompiledModel, state: ParameterState, extra_fixed=()) -> np.ndarray:
-    fixed = state.frozen.copy() | model.analytic
+def free_indices(model: CompiledModel, state: ParameterState, extra_fixed=(), analytic_bb: bool = True) -> np.ndarray:
+    fixed = state.frozen.copy()
+    if analytic_bb:
+        fixed |= model.analytic
     for i in extra_fixed:
         fixed[i] = True
     return np.nonzero(~fixed)[0]
@@ -141,12 +143,15 @@ class Fitter:
     """Fits one dataset of one model."""
 
     def __init__(self, model: CompiledModel, data: Dataset, options: MinimizerOptions | None = None,
-                 remove_bounds: bool = False, analytic_bb: bool = True):
+                 remove_bounds: bool = False, analytic_bb: bool = True, keep_range=()):
         self.model = model
         self.data = data
         self.options = options or MinimizerOptions()
         self.remove_bounds = remove_bounds
         self.lik = Likelihood(model, data, analytic_bb=analytic_bb)
+        # parameters whose range stays even with remove_bounds (MultiDimFit's -P nuisances)
+        self.keep_range = np.zeros(model.P, dtype=bool)
+        self.keep_range[list(keep_range)] = True
 
     def nll(self, values: np.ndarray) -> float:
         return self.lik.nll(values)
@@ -154,7 +159,7 @@ class Fitter:
     def limits(self, state: ParameterState, free: np.ndarray) -> list[tuple[float, float]]:
         lo, hi = state.lo[free].copy(), state.hi[free].copy()
         if self.remove_bounds:
-            ob = self.model.optimize_bounds[free]
+            ob = self.model.optimize_bounds[free] & ~self.keep_range[free]
             lo[ob] = -np.inf
             hi[ob] = np.inf
         return list(zip(lo, hi))
@@ -173,7 +178,7 @@ class Fitter:
         fixed = fixed or {}
         for i, v in fixed.items():
             x0[i] = v
-        free = free_indices(m, state, fixed.keys())
+        free = free_indices(m, state, fixed.keys(), self.lik.analytic_bb)
         # a BB-lite parameter given a fixed value is not profiled analytically during this fit
         self.lik.pin([i for i in fixed if m.analytic[i]])
         x0 = self.lik.bb_values(x0)
@@ -207,12 +212,46 @@ class Fitter:
         return x
 
     def _run_migrad(self, obj: _Objective, z0, limits, steps, strategy: int):
+        """Migrad with the analytic gradient and a Hessian that survives Minuit2's transform.
+
+        Minuit2 maps a user Hessian to its internal (sine/sqrt-transformed) coordinates as
+        ``J H J`` and leaves out the ``g * d2x/dint2`` term of the chain rule. For a parameter at
+        a limit ``J`` vanishes, the internal Hessian becomes singular and Migrad reports an
+        invalid minimum although the point is the minimum (r = 0 fits). The missing term is added
+        here in external units, ``g * x'' / J^2`` on the diagonal, so that Minuit's ``J H J`` is
+        the exact internal Hessian. A start exactly on a limit is a stationary point of the
+        internal coordinates (dx/dint = 0), so it is moved a hair inside. iminuit picks up
+        ``grad``/``g2``/``hessian`` attributes of a function object: a plain function is passed.
+        """
         from iminuit import Minuit
 
+        lo = np.array([l for l, _ in limits], dtype=float)
+        hi = np.array([h for _, h in limits], dtype=float)
+        z0 = np.array(z0, dtype=float)
+        width = np.where(np.isfinite(hi - lo), hi - lo, np.inf)
+        nudge = np.minimum(1e-3 * np.abs(np.asarray(steps, dtype=float)), 1e-3 * width)
+        at_lo = np.isfinite(lo) & (z0 <= lo)
+        at_hi = np.isfinite(hi) & (z0 >= hi)
+        z0[at_lo] = lo[at_lo] + nudge[at_lo]
+        z0[at_hi] = hi[at_hi] - nudge[at_hi]
+        bounded = bool(np.isfinite(lo).any() or np.isfinite(hi).any())
+
+        def fcn(z):
+            return obj(z)
+
+        def hessian(z):
+            z = np.asarray(z, dtype=float)
+            H = obj.hessian(z)
+            if bounded:
+                H[np.diag_indices_from(H)] += obj.grad(z) * _limit_curvature(z, lo, hi)
+            return H
+
+        def g2(z):
+            return np.diag(hessian(z)).copy()
+
         with warnings.catch_warnings():
-            # iminuit notes that the Hessian overrides g2; Minuit2 still needs g2 for bounded parameters
-            warnings.simplefilter("ignore")
-            mn = Minuit(obj, z0, grad=obj.grad, g2=obj.g2, hessian=obj.hessian)
+            warnings.simplefilter("ignore")  # "hessian overrides g2": Minuit2 still asks for G2
+            mn = Minuit(fcn, z0, grad=obj.grad, g2=g2, hessian=hessian)
         mn.errordef = Minuit.LIKELIHOOD
         mn.limits = limits
         mn.errors = steps
@@ -254,3 +293,28 @@ class Fitter:
     def profile(self, state: ParameterState, index: int, value: float) -> FitResult:
         """Minimise with parameter ``index`` fixed at ``value``."""
         return self.minimize(state, {index: value})
+
+
+def _limit_curvature(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``x'' / J^2`` of Minuit2's parameter transformations, per parameter (0 without limits).
+
+    Two limits: ``x = a + (b-a)/2 (sin t + 1)``; lower only: ``x = a - 1 + sqrt(t^2 + 1)``; upper
+    only: ``x = b + 1 - sqrt(t^2 + 1)``. Written in terms of the external value, with the
+    vanishing ``J^2`` at a limit clamped (Minuit's own ``J^2`` there is tiny but not zero).
+    """
+    out = np.zeros_like(x)
+    both = np.isfinite(lo) & np.isfinite(hi)
+    low = np.isfinite(lo) & ~np.isfinite(hi)
+    up = ~np.isfinite(lo) & np.isfinite(hi)
+    tiny = 1e-30
+    if both.any():
+        half = 0.5 * (hi[both] - lo[both])
+        s = np.clip((x[both] - lo[both]) / half - 1.0, -1.0, 1.0)
+        out[both] = -s / (half * np.maximum(1.0 - s * s, tiny))
+    if low.any():
+        u = np.maximum(x[low] - lo[low] + 1.0, 1.0)
+        out[low] = 1.0 / (u * np.maximum(u * u - 1.0, tiny))
+    if up.any():
+        u = np.maximum(hi[up] - x[up] + 1.0, 1.0)
+        out[up] = -1.0 / (u * np.maximum(u * u - 1.0, tiny))
+    return out

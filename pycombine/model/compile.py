@@ -73,7 +73,10 @@ class CompiledModel:
         def idx(kind):
             return np.array([i for i, k in enumerate(c) if k == kind], dtype=int)
 
-        self.gauss_idx = idx("gauss")
+        # BB-lite parameters (autoMCStats totals) are excluded: their Gaussian term is added by the
+        # likelihood from the profiled (or pinned) value, exactly once
+        bblite = {b.parameter for ch in spec.channels if ch.auto_mc_stats for b in ch.auto_mc_stats.bins if b.kind == "bblite"}
+        self.gauss_idx = np.array([i for i, k in enumerate(c) if k == "gauss" and params[i].name not in bblite], dtype=int)
         self.gauss_sigma = np.array([params[i].sigma for i in self.gauss_idx], dtype=float)
         self.bifur_idx = idx("bifur")
         self.bifur_lo = np.array([params[i].sigma_lo for i in self.bifur_idx], dtype=float)
