@@ -120,7 +120,7 @@ OPTIONS: list[Opt] = [
     _o("--saveNormalizations", "save_normalizations", "flag", False, "Save pre/post-fit yields", "FitDiagnostics"),
     _o("--saveWithUncertainties", "save_with_uncertainties", "flag", False, "Add uncertainties to saved shapes and yields", "FitDiagnostics"),
     _o("--saveOverallShapes", "save_overall_shapes", "flag", False, "Save shapes of all channels concatenated", "FitDiagnostics"),
-    _o("--numToysForShapes", "num_toys_for_shapes", "int", 200, "Samples for shape uncertainties (unused: linear propagation)", "FitDiagnostics"),
+    _o("--numToysForShapes", "num_toys_for_shapes", "int", 200, "Parameter draws for shape uncertainties (pycombine uses at least 1000)", "FitDiagnostics"),
     _o("--skipBOnlyFit", "skip_b_only_fit", "flag", False, "Skip the background-only fit", "FitDiagnostics"),
     _o("--skipSBFit", "skip_sb_fit", "flag", False, "Skip the signal+background fit", "FitDiagnostics"),
     _o("--justFit", "just_fit", "flag", False, "Only fit (no output file)", "FitDiagnostics"),

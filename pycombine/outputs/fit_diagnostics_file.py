@@ -1,0 +1,328 @@
+"""The ``fitDiagnostics<name>.root`` file of ``combine -M FitDiagnostics`` (spec §6.4).
+
+Written atomically with :class:`~pycombine.outputs.rootfile.RootFileWriter`. Objects with the same
+names, types and layout as Combine's:
+
+``tree_fit_sb``, ``tree_fit_b``, ``tree_prefit`` (TTree, one entry per dataset)
+    ``fit_status/I``, ``<poi>/D``, ``<poi>Err/D``, ``<poi>LoErr/D``, ``<poi>HiErr/D``,
+    ``numbadnll/I``, ``nll_min/D`` (``tree_fit_sb`` adds ``nll_nll0/D``), then one ``/D`` branch
+    per global observable (``<nuisance>_In``) and per nuisance parameter (model order, frozen ones
+    excluded); values Combine does not fill are -999. ``tree_prefit`` has only the global
+    observable and nuisance branches; a model without nuisances has no ``tree_prefit`` (a TTree
+    without branches cannot be written by uproot; Combine writes an empty one).
+``shapes_prefit/``, ``shapes_fit_b/``, ``shapes_fit_s/`` (``--saveShapes``), one directory per channel
+    one TH1F per process (title ``<process> in <channel>``), ``total``, ``total_signal``,
+    ``total_background`` (TH1F), ``total_covar`` (TH2F, bin-by-bin covariance of ``total``, zeros
+    without ``--saveWithUncertainties``) and ``data`` (TGraphAsymmErrors with Garwood errors, titled
+    after the channel's first process in coefficient-name order). Histograms have M unit-width
+    bins on [0, M], M = the largest template bin count of the card (1 for counting channels); bin
+    contents are expected events. With ``--saveOverallShapes`` the directories also hold
+    ``total_overall``, ``total_signal``, ``total_background`` (TH1D), ``total_data``
+    (TGraphAsymmErrors) and ``total_bin_width`` with bins labelled ``<channel>_<i>``, and with
+    uncertainties ``overall_total_covar`` (E[Δ_i Δ_j] about the central values) and the moments of
+    the draws ``overall_total_M1/M2/M3`` (mean, central covariance, central third moment).
+    For a pure counting card (no ``shapes`` line) Combine's model has no per-process coefficients
+    and its ``norm_*``/``shapes_*`` stay empty; pycombine writes one-bin histograms.
+
+Objects that are RooFit classes in Combine are written in a ROOT-free form:
+
+``norm_prefit``, ``norm_fit_b``, ``norm_fit_s`` (Combine: RooArgSet of RooRealVar)
+    TH1D with one bin per yield, labelled like Combine's variables: ``<channel>/<process>`` in
+    coefficient-name order, then ``<channel>/total``, ``<channel>/total_signal``,
+    ``<channel>/total_background`` per channel; bin content = yield, bin error = its uncertainty
+    (0 without ``--saveWithUncertainties``). Read with ``h.axis().labels()`` and ``h.values()``.
+``fit_s``, ``fit_b``, ``nuisances_prefit_res`` (Combine: RooFitResult)
+    ``<fit>``: TH1D with one bin per floating parameter (Minuit order, BB-lite parameters
+    included), labelled with the parameter name; content = fitted value, error = Hesse error.
+    ``<fit>_errLo``/``<fit>_errHi``: TH1D, same bins, the asymmetric (Minos) errors, negative
+    low / positive high: the POI's interval in ``fit_s``, every parameter's with ``--minos all``,
+    otherwise -/+ the Hesse error. ``<fit>_status``: TTree with one entry, ``status/I``,
+    ``covQual/I`` (3 = accurate), ``minNll/D`` (pycombine's NLL, meaningful in differences only),
+    ``edm/D``. ``<fit>_covariance`` (fits only):
+    TH2D covariance matrix, both axes labelled (bin (i, j) = cov(p_i, p_j)).
+``nuisances_prefit`` (Combine: RooArgSet snapshot)
+    TH1D, one bin per nuisance (labelled), content = pre-fit value, error = constraint width.
+``covariance_fit_s``, ``covariance_fit_b`` (``--plots``)
+    TH2D holding the *correlation* matrix, as Combine's ``RooFitResult::correlationHist``: x bin i
+    and y bin n-i carry parameter i's label. (The RooPlots and PNG files of ``--plots`` are not
+    produced.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .rootfile import RootFileWriter
+
+STAGES = ("prefit", "fit_b", "fit_s")
+
+
+def coefficient_name(model_spec, channel: str, process: str) -> str:
+    """Combine's normalisation coefficient name (``n_exp[_final]_bin<ch>_proc_<p>``).
+
+    ``_final`` marks processes with extra normalisation terms (shape-systematic kappas); the
+    byte order of these names fixes the order of ``norm_*`` entries and the ``data`` titles.
+    """
+    proc = next(p for p in model_spec.channel(channel).processes if p.name == process)
+    final = any(e.kappa is not None for e in proc.shapes)
+    return f"n_exp{'_final' if final else ''}_bin{channel}_proc_{process}"
+
+
+def _channel_bins(spec, model, ci: int) -> int:
+    """Bins of the saved histograms of channel ``ci`` (M for binned channels, else 1)."""
+    c = model.channels[ci]
+    if not c.binned:
+        return max(1, c.nbins)
+    return max(int(spec.max_bins), c.nbins, 1)
+
+
+def _pad(a: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n)
+    k = min(n, a.size)
+    out[:k] = a[:k]
+    return out
+
+
+def _ordered_samples(session) -> list[tuple[str, int]]:
+    """(coefficient name, sample index) in Combine's map order."""
+    m = session.model
+    out = []
+    for s in range(m.S):
+        ch = m.channels[m.sample_channel[s]].name
+        out.append((coefficient_name(session.spec, ch, m.sample_process[s]), s))
+    return sorted(out)
+
+
+def _tree_columns(session, results, which: str) -> dict[str, np.ndarray]:
+    """Columns of tree_fit_sb / tree_fit_b / tree_prefit for the given results (one row each)."""
+    m = session.model
+    spec = session.spec
+    poi = results[0].poi
+    nuis = results[0].nuisance_names
+    glob_param = {p.global_obs: m.index[p.name] for p in spec.parameters.values() if p.global_obs}
+    globs = [g for g in spec.global_observables if g in glob_param]
+    cols: dict[str, list] = {}
+
+    def put(name, value):
+        cols.setdefault(name, []).append(value)
+
+    for r in results:
+        if which == "tree_prefit":
+            gvals = [float(r.dataset.glob[glob_param[g]]) for g in globs]
+            nvals = [float(r.prefit_values[m.index[n]]) for n in nuis]
+        else:
+            fit = r.fit_s if which == "tree_fit_sb" else r.fit_b
+            ok = fit is not None and fit.ok
+            put("fit_status", fit.status if ok else -1)
+            if which == "tree_fit_sb":
+                rv = float(fit.values[r.poi_index]) if fit is not None else float(r.prefit_values[r.poi_index])
+                put(poi, rv)
+                put(f"{poi}Err", r.r_err)
+                put(f"{poi}LoErr", r.lo_err)
+                put(f"{poi}HiErr", r.hi_err)
+            else:
+                rv = float(fit.values[r.poi_index]) if fit is not None else 0.0
+                put(poi, rv)
+                # Combine fills the b-only tree before the s+b fit: the POI errors of the previous dataset
+                put(f"{poi}Err", r.prev_poi_errors[0])
+                put(f"{poi}LoErr", r.prev_poi_errors[1])
+                put(f"{poi}HiErr", r.prev_poi_errors[2])
+            put("numbadnll", 0 if ok else -1)
+            put("nll_min", fit.nll_min if fit is not None else -1.0)
+            if which == "tree_fit_sb":
+                put("nll_nll0", r.nll_nll0 if ok else -1.0)
+            gvals = [float(r.dataset.glob[glob_param[g]]) if ok else -999.0 for g in globs]
+            nvals = [float(fit.values[m.index[n]]) if ok else -999.0 for n in nuis]
+        for g, v in zip(globs, gvals):
+            put(g, v)
+        for n, v in zip(nuis, nvals):
+            put(n, v)
+    out: dict[str, np.ndarray] = {}
+    for k, v in cols.items():
+        dtype = np.int32 if k in ("fit_status", "numbadnll") else np.float64
+        out[k] = np.asarray(v, dtype=dtype)
+    return out
+
+
+def _write_fit_result(out: RootFileWriter, name: str, names: list[str], values, errors, err_lo, err_hi,
+                      status: int, cov_quality: int, min_nll: float, edm: float) -> None:
+    """A RooFitResult as labelled histograms plus a one-entry status tree (see module docstring)."""
+    out.th1(name, np.asarray(values, float), np.asarray(errors, float), title=name, classname="TH1D", labels=names)
+    out.th1(f"{name}_errLo", np.asarray(err_lo, float), title=f"{name} lower errors", classname="TH1D", labels=names)
+    out.th1(f"{name}_errHi", np.asarray(err_hi, float), title=f"{name} upper errors", classname="TH1D", labels=names)
+    out.tree(f"{name}_status", {
+        "status": np.array([status], dtype=np.int32),
+        "covQual": np.array([cov_quality], dtype=np.int32),
+        "minNll": np.array([min_nll], dtype=np.float64),
+        "edm": np.array([edm], dtype=np.float64),
+    })
+
+
+def _write_fit(out: RootFileWriter, session, result, fit, name: str, plots: bool) -> None:
+    m = session.model
+    fl = np.asarray(fit.floating, dtype=int)
+    if fl.size == 0:
+        return
+    names = [m.names[i] for i in fl]
+    err = fit.errors[fl]
+    lo = fit.err_lo[fl] if fit.err_lo is not None else -err
+    hi = fit.err_hi[fl] if fit.err_hi is not None else err
+    lo = np.where(np.isnan(lo), -err, lo)
+    hi = np.where(np.isnan(hi), err, hi)
+    if name == "fit_s" and result.poi_index in fl:
+        k = int(np.nonzero(fl == result.poi_index)[0][0])
+        lo[k], hi[k] = -result.lo_err, result.hi_err
+    _write_fit_result(out, name, names, fit.values[fl], err, lo, hi, fit.status, fit.cov_quality, fit.nll, fit.edm)
+    cov = fit.covariance[np.ix_(fl, fl)]
+    out.th2(f"{name}_covariance", cov, title=f"Covariance matrix of the {name} parameters", classname="TH2D",
+            xlabels=names, ylabels=names)
+    if plots:
+        corr = fit.correlation()
+        n = fl.size
+        # RooFitResult::correlationHist: x bin i <-> parameter i, y bin n-i <-> parameter i
+        out.th2(f"covariance_{name}", corr[:, ::-1], title="Correlation matrix of fit parameters",
+                classname="TH2D", xlabels=names, ylabels=names[::-1], entries=float(n * n))
+
+
+def _norm_hist(out: RootFileWriter, session, y, path: str) -> None:
+    m = session.model
+    labels, vals, errs = [], [], []
+    for _, s in _ordered_samples(session):
+        ch = m.channels[m.sample_channel[s]].name
+        labels.append(f"{ch}/{m.sample_process[s]}")
+        vals.append(y.norm[s])
+        errs.append(y.norm_err[s])
+    for ci in sorted(range(len(m.channels)), key=lambda i: m.channels[i].name):
+        ch = m.channels[ci].name
+        for k, suffix in enumerate(("total", "total_signal", "total_background")):
+            labels.append(f"{ch}/{suffix}")
+            vals.append(y.channel_norms[ci, k])
+            errs.append(y.channel_norms_err[ci, k])
+    if labels:
+        out.th1(path, np.array(vals), np.array(errs), title=path, classname="TH1D", labels=labels)
+
+
+def _write_shapes(out: RootFileWriter, session, result, y, stage: str, overall: bool) -> None:
+    m = session.model
+    spec = session.spec
+    top = f"shapes_{stage}"
+    data = result.dataset.counts
+    ordered = _ordered_samples(session)
+    overall_rows = []  # (label, total, sig, bkg, data, width)
+    overall_cov_blocks = []
+    has_unc = y.with_uncertainties
+    for ci in sorted(range(len(m.channels)), key=lambda i: m.channels[i].name):
+        c = m.channels[ci]
+        samples = [s for _, s in ordered if m.sample_channel[s] == ci]
+        if not samples:
+            continue
+        M = _channel_bins(spec, m, ci)
+        d = f"{top}/{c.name}"
+        first = m.sample_process[samples[0]]
+        counts = np.nan_to_num(data[c.bin_start:c.bin_start + c.nbins])
+        out.data_graph(d, _pad(counts, M), title=f"{first} in {c.name}")
+        for s in samples:
+            sel = m.entry_sample == s
+            local = m.entry_bin[sel] - c.bin_start
+            v = np.zeros(M)
+            e = np.zeros(M)
+            v[local] = y.entry[sel]
+            e[local] = y.entry_err[sel]
+            proc = m.sample_process[s]
+            out.th1(f"{d}/{proc}", v, e, title=f"{proc} in {c.name}")
+        sl = slice(c.bin_start, c.bin_start + c.nbins)
+        tot = _pad(y.total[sl], M)
+        out.th1(f"{d}/total", tot, _pad(y.total_err[sl], M), title=f"Total signal+background in {c.name}")
+        if any(m.sample_signal[s] for s in samples):
+            out.th1(f"{d}/total_signal", _pad(y.signal[sl], M), _pad(y.signal_err[sl], M),
+                    title=f"Total signal in {c.name}")
+        if any(not m.sample_signal[s] for s in samples):
+            out.th1(f"{d}/total_background", _pad(y.background[sl], M), _pad(y.background_err[sl], M),
+                    title=f"Total background in {c.name}")
+        cov = np.zeros((M, M))
+        k = min(M, c.nbins)
+        cov[:k, :k] = y.total_covar[ci][:k, :k]
+        out.th2(f"{d}/total_covar", cov, title="Covariance signal+background", xtitle="Bin number",
+                ytitle="Bin number")
+        if overall:
+            for i in range(M):
+                inside = i < c.nbins
+                b = c.bin_start + i
+                overall_rows.append((f"{c.name}_{i}", tot[i], y.total_err[b] if inside else 0.0,
+                                     y.signal[b] if inside else 0.0, y.signal_err[b] if inside else 0.0,
+                                     y.background[b] if inside else 0.0, y.background_err[b] if inside else 0.0,
+                                     counts[i] if inside else 0.0))
+            overall_cov_blocks.append((ci, M))
+    if overall and overall_rows:
+        labels = [r[0] for r in overall_rows]
+        col = lambda j: np.array([r[j] for r in overall_rows])  # noqa: E731
+        n = len(labels)
+        out.th1(f"{top}/total_bin_width", np.ones(n), title="Bin widths", classname="TH1D", labels=labels)
+        out.th1(f"{top}/total_overall", col(1), col(2), title="signal+background", classname="TH1D", labels=labels)
+        out.th1(f"{top}/total_signal", col(3), col(4), title="Total signal", classname="TH1D", labels=labels)
+        from .tgraph import make_data_graph
+
+        out.put(f"{top}/total_data", make_data_graph(col(7), "Total data", as_density=False, name="total_data"))
+        out.th1(f"{top}/total_background", col(5), col(6), title="Total background", classname="TH1D", labels=labels)
+        if has_unc and y.overall_covariance is not None:
+            pos = _overall_positions(m, overall_cov_blocks)
+            full = _pad_matrix(y.overall_covariance, pos)
+            out.th2(f"{top}/overall_total_covar", full, title="Covariance signal+background", classname="TH2D",
+                    xlabels=labels, ylabels=labels, xtitle="Bin number", ytitle="Bin number")
+            m1, m2, m3 = y.overall_moments
+            ok = pos >= 0
+            out.th1(f"{top}/overall_total_M1", np.where(ok, m1[np.maximum(pos, 0)], 0.0),
+                    title="total M1 = 1/N sum(xi)", classname="TH1D", labels=labels, xtitle="Bin number")
+            out.th2(f"{top}/overall_total_M2", _pad_matrix(m2, pos), title="total M2 = 1/N sum( (xi-E[xi])(xj-E[xj])",
+                    classname="TH2D", xlabels=labels, ylabels=labels, xtitle="Bin number", ytitle="Bin number")
+            out.th1(f"{top}/overall_total_M3", np.where(ok, m3[np.maximum(pos, 0)], 0.0),
+                    title="total M3 = 1/N sum((xi-E[x])^3)", classname="TH1D", labels=labels, xtitle="Bin number")
+
+
+def _overall_positions(m, blocks) -> np.ndarray:
+    """Global bin index of every saved overall bin (-1 for padding past a channel's own bins)."""
+    pos = []
+    for ci, M in blocks:
+        c = m.channels[ci]
+        pos += [c.bin_start + i if i < c.nbins else -1 for i in range(M)]
+    return np.array(pos, dtype=int)
+
+
+def _pad_matrix(mat: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    ok = pos >= 0
+    out = np.zeros((pos.size, pos.size))
+    out[np.ix_(ok, ok)] = mat[np.ix_(pos[ok], pos[ok])]
+    return out
+
+
+def write_fit_diagnostics(path: str, session, results: list, options) -> None:
+    """Write ``fitDiagnostics*.root`` for one or more datasets (objects of the first, trees of all)."""
+    if not results:
+        return
+    first = results[0]
+    m = session.model
+    with RootFileWriter(path, fsync=False) as out:
+        nuis = first.nuisance_names
+        if nuis and not options.just_fit:
+            idx = [m.index[n] for n in nuis]
+            centre = np.array([first.dataset.glob[i] if np.isfinite(first.dataset.glob[i]) else first.prefit_values[i]
+                               for i in idx])
+            widths = first.prefit_errors[idx] if first.prefit_errors is not None else np.zeros(len(idx))
+            _write_fit_result(out, "nuisances_prefit_res", nuis, centre, widths, -widths, widths, 0, 3, 0.0, 0.0)
+            out.th1("nuisances_prefit", centre, widths, title="nuisances_prefit", classname="TH1D", labels=nuis)
+        for stage in STAGES:
+            y = first.yields.get(stage)
+            if y is None:
+                continue
+            if options.save_normalizations:
+                _norm_hist(out, session, y, f"norm_{stage}")
+            if options.save_shapes:
+                _write_shapes(out, session, first, y, stage, options.save_overall_shapes)
+        if first.fit_b is not None and first.fit_b.ok:
+            _write_fit(out, session, first, first.fit_b, "fit_b", options.plots)
+        if first.fit_s is not None and first.fit_s.ok:
+            _write_fit(out, session, first, first.fit_s, "fit_s", options.plots)
+        for tree in ("tree_fit_sb", "tree_fit_b", "tree_prefit"):
+            cols = _tree_columns(session, results, tree)
+            if cols:
+                out.tree(tree, cols)
