@@ -94,7 +94,16 @@ class _Objective:
         return np.diag(self.hessian(z)).copy()
 
     def hessian(self, z, step: float = 1e-5):
+        # Minuit asks for g2 and the Hessian at the same point: compute the matrix once
         z = np.asarray(z, dtype=float)
+        key = z.tobytes()
+        if getattr(self, "_hkey", None) == key:
+            return self._hess.copy()
+        H = self._hessian(z, step)
+        self._hkey, self._hess = key, H
+        return H.copy()
+
+    def _hessian(self, z, step: float):
         n = z.size
         H = np.empty((n, n))
         for i in range(n):
