@@ -16,7 +16,6 @@ Three pieces, all independent of console output so the toy and parallel drivers 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -310,7 +309,7 @@ def profile_crossing(prof: Profiler, index: int, best: np.ndarray, nll_best: flo
         # a Hesse error squeezed by a nearby limit would make the first steps needlessly short
         s = max(s, 1e-3 * span)
     step = s * math.sqrt(2.0 * delta)
-    lo_x, lo_f = x0, -delta
+    lo_x, _lo_f = x0, -delta
     x = x0 + direction * step
     hi_x = None
     for _ in range(60):
@@ -331,7 +330,7 @@ def profile_crossing(prof: Profiler, index: int, best: np.ndarray, nll_best: flo
             nxt = min(max(guess * 1.05, d * 1.2), d * 4.0)
         else:
             nxt = d * 4.0
-        lo_x, lo_f = x, fx
+        lo_x, _lo_f = x, fx
         x = x0 + direction * nxt
     if hi_x is None:
         return Crossing(lo_x, True, cache[lo_x].values.copy() if lo_x in cache else best.copy(), count[0])

@@ -49,7 +49,6 @@ The numerical core is :func:`fit_diagnostics` (session, dataset -> :class:`FitDi
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 from dataclasses import dataclass, field
@@ -431,7 +430,6 @@ def fit_diagnostics(session, dataset: Dataset, i_toy: int = 0, options: FitDiagn
     """
     opt = options or FitDiagnosticsOptions.from_opts(session.opts)
     ctx = _Context(session, dataset, opt)
-    m = ctx.model
     ir = ctx.ir
     poi = session.pois[0]
     clean = _clean_state(session)
