@@ -17,14 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .datacard import Datacard, ParseOptions, parse_datacard
+from .fit.intervals import DELTA68 as DNLL_68  # ΔNLL of Combine's 68.0 % interval
 from .fit.minimize import Fitter, MinimizerOptions, ParameterState
 from .model.build import BuildOptions, build_model
 from .model.compile import CompiledModel
 from .model.likelihood import Dataset, Likelihood
 from .model.spec import ModelSpec
-
-#: ΔNLL of a 68 % interval (Combine's "68%" is 68.0 %: chi2 quantile(0.68; 1) / 2)
-DNLL_68 = 0.4944734
 
 
 @dataclass

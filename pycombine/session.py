@@ -8,6 +8,7 @@ The state after the options are applied is Combine's ``clean`` snapshot.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import sys
@@ -44,6 +45,15 @@ class Session:
         self.opts = opts
         self.out = out
         self.err = err or (lambda m: sys.stderr.write(m + "\n"))
+        # --redefineSignalPOIs: Combine ignores the constraint of a nuisance made POI and takes it
+        # out of the nuisance set (src/Combine.cc)
+        new_pois = [n for n in (getattr(opts, "redefine_signal_pois", "") or "").split(",") if n]
+        if new_pois:
+            spec = dataclasses.replace(spec, parameters={
+                n: (dataclasses.replace(p, constraint="none", is_nuisance=False) if n in new_pois else p)
+                for n, p in spec.parameters.items()
+            })
+            self.spec = spec
         self.model = CompiledModel(spec)
         self.state = ParameterState.initial(self.model)
         self.pois = list(spec.pois)
@@ -126,6 +136,16 @@ class Session:
             parts = rng.split(",")
             if not eq or len(parts) != 2:
                 raise OptionError(f"--setParameterRanges: expected name=lo,hi, got {item!r}")
+            if parts[0].strip() == "-inf" and parts[1].strip() in ("inf", "+inf"):
+                i = self.model.index.get(name)
+                if i is None:
+                    self.out(f"Warning: Did not find a parameter with name {name}")
+                else:
+                    self.out(f"Leave Parameter {name} freely floating, with no range")
+                    st.lo[i], st.hi[i] = -np.inf, np.inf
+                continue
+            if name.startswith("rgx{") and name.endswith("}"):
+                self.out(f"interpreting {name[4:-1]} as regex ")
             try:
                 lo, hi = float(parts[0]), float(parts[1])
             except ValueError:
@@ -149,6 +169,8 @@ class Session:
             name, eq, val = item.partition("=")
             if not eq:
                 raise OptionError(f"--setParameters: expected name=value, got {item!r}")
+            if name.startswith("rgx{") and name.endswith("}"):
+                self.out(f"interpreting {name[4:-1]} as regex ")
             try:
                 v = float(val)
             except ValueError:

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.likelihood import BAD_NLL
-from .minimize import Fitter, FitResult, ParameterState
 
-#: half the 68 % quantile of chi2(1): Combine's "1 sigma" NLL rise (spec item 9)
-DELTA_NLL_68 = 0.49447324860283366
+#: half the 68 % quantile of chi2(1): Combine's "1 sigma" NLL rise (spec item 9), one definition
+from .intervals import DELTA68 as DELTA_NLL_68  # noqa: E402,F401  (re-exported)
+
+from .minimize import FitResult, Fitter, ParameterState
+
 #: half the 95 % quantile of chi2(1)
 DELTA_NLL_95 = 1.9207294103471975
 

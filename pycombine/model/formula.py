@@ -125,11 +125,11 @@ def _compile(expression: str, args: list[str]):
     text = expression.strip()
     for alias, target in _ALIASES.items():
         text = text.replace(alias, target)
-    # @i -> p[i]
-    text = re.sub(r"@(\d+)", r"p[\1]", text)
-    # names of the arguments -> p[i] (longest first so that 'ab' is not hit by 'a')
+    # names of the arguments -> @i first (longest first so that 'ab' is not hit by 'a'), then
+    # every @i -> p[i]: the other order would rewrite an argument called 'p' inside 'p[i]'
     for i, name in sorted(enumerate(args), key=lambda x: -len(x[1])):
-        text = re.sub(rf"(?<![\w\[]){re.escape(name)}(?!\w)", f"p[{i}]", text)
+        text = re.sub(rf"(?<![\w@]){re.escape(name)}(?!\w)", f"@{i}", text)
+    text = re.sub(r"@(\d+)", r"p[\1]", text)
     text = text.replace("^", "**")
     try:
         tree = ast.parse(text, mode="eval")
