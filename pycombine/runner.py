@@ -11,8 +11,8 @@ import shlex
 import sys
 from types import SimpleNamespace
 
-from .errors import DatacardError, OptionError
 from .cli.options import OPTIONS
+from .errors import DatacardError, OptionError
 
 METHODS = {
     "AsymptoticLimits": "pycombine.methods.asymptotic_limits",
@@ -117,10 +117,21 @@ def load(path: str, opts: RunOptions, log=None):
     return card, model
 
 
-def banner(opts: RunOptions) -> None:
+def random_seed() -> int:
+    """``-s -1``: a random seed from the system's entropy (Combine reads ``openssl rand``)."""
+    seed = -1
+    while seed in (-1, 123456):
+        seed = int.from_bytes(os.urandom(4), "little", signed=True)
+    return seed
+
+
+def banner(opts: RunOptions, random: bool = False) -> None:
     print(" <<< Combine >>> ")
     print(" <<< v10.6.0 >>>")
-    print(f">>> Random number generator seed is {opts.seed}")
+    if random:
+        print(f">>> Used OpenSSL to get a truly random seed {opts.seed}")
+    else:
+        print(f">>> Random number generator seed is {opts.seed}")
 
 
 def run_combine(opts: RunOptions) -> int:
@@ -138,7 +149,11 @@ def run_combine(opts: RunOptions) -> int:
 
     method = importlib.import_module(METHODS[opts.method])
     method.check_options(opts)  # option errors before any output, like Combine's applyOptions
-    banner(opts)
+    if opts.seed == -1:
+        opts.seed = random_seed()
+        banner(opts, random=True)
+    else:
+        banner(opts)
     for line in method.option_messages(opts):
         print(line)
     print(f">>> Method used is {opts.method}")
@@ -149,4 +164,8 @@ def run_combine(opts: RunOptions) -> int:
 
     session = Session(model, opts)
     sys.stdout.flush()
+    if session.toys > 0:
+        from .toys_driver import run as run_toys
+
+        return run_toys(session)
     return method.run(session)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import subprocess
-from statistics import NormalDist
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pytest

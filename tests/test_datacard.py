@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from refsuite import REF, env, expected
 
 from pycombine.datacard import ParseOptions, parse_datacard, parse_datacard_text
 from pycombine.errors import DatacardError
 from pycombine.model.build import BuildOptions, build_model, mass_string
 from pycombine.model.prefit import prefit_yields
-from refsuite import REF, env, expected
 
 CARDS = sorted((REF / "cards").rglob("*.txt"))
 

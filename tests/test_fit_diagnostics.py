@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import KNOWN_DIFFERENCES
 from refsuite import case_ids, compare, run_case
 

@@ -17,8 +17,16 @@ import pytest
 
 uproot = pytest.importorskip("uproot")
 
-from pycombine.outputs.garwood import ROOT_ONE_SIGMA_ALPHA, garwood_errors, garwood_interval  # noqa: E402
-from pycombine.outputs.rootfile import LIMIT_BRANCHES, RootFileWriter, histogram_statistics  # noqa: E402
+from pycombine.outputs.garwood import (  # noqa: E402
+    ROOT_ONE_SIGMA_ALPHA,
+    garwood_errors,
+    garwood_interval,
+)
+from pycombine.outputs.rootfile import (  # noqa: E402
+    LIMIT_BRANCHES,
+    RootFileWriter,
+    histogram_statistics,
+)
 from pycombine.outputs.tgraph import make_data_graph, make_tgraph_asymm_errors  # noqa: E402
 
 # --------------------------------------------------------------------------------------- fixtures

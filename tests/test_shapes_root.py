@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import uproot
+from refsuite import REF
 
 from pycombine.shapes.root import RootSource, _fast_th1, _th1_to_template
-from refsuite import REF
 
 FILES = sorted((REF / "cards").rglob("*.root"))
 

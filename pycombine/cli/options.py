@@ -165,6 +165,8 @@ OPTIONS: list[Opt] = [
     _o("--dump-model", "dump_model", "flag", False, "Print channels, processes, yields and systematics and exit", "pycombine"),
     _o("--json", "json", "flag", False, "With --dump-model: print JSON", "pycombine"),
     _o("--debug", "debug", "flag", False, "Show tracebacks of errors", "pycombine"),
+    _o("--parallel", "parallel", "int", 0, "Worker processes for toys (-t N) and other independent tasks (0: one per core)", "pycombine"),
+    _o("--dask-scheduler", "dask_scheduler", "str", None, "Run toys on a Dask cluster: tcp://host:port, or 'local' for a LocalCluster", "pycombine"),
 ]
 
 BY_DEST = {o.dest: o for o in OPTIONS}

@@ -64,6 +64,84 @@ def regress(manifest: str, update: bool, junit: str | None, cases: tuple[str, ..
     sys.exit(run(path, update=update, junit=junit, only=list(cases) or None, out=click.echo))
 
 
+from .gof_pvalue import gof_pvalue_command  # noqa: E402
+
+cli.add_command(gof_pvalue_command)
+
+
+# ---------------------------------------------------------------------------------------- impacts
+#: combine options that matter for impacts besides the common ones (the robust crossing search)
+_IMPACTS_EXTRA = {"robust_fit", "step_size", "crossing_tolerance", "robust_fit_strategy", "max_failed_steps"}
+#: options of the impacts command itself (taken out of the combine table if it has them too)
+_IMPACTS_OWN = {"output", "parallel", "dask_scheduler", "approx", "plot", "plot_per_page", "named", "exclude", "mass"}
+
+
+def _impacts_command() -> click.Command:
+    from .clickutil import CombineCommand, Float32
+    from .combine import _click_param
+    from .options import OPTIONS
+
+    params: list[click.Parameter] = [click.Argument(["cards"], nargs=-1)]
+    for o in OPTIONS:
+        if o.dest in _IMPACTS_OWN or o.dest == "method":
+            continue
+        if o.group == "common" or o.dest in _IMPACTS_EXTRA:
+            params.append(_click_param(o))
+    params += [
+        click.Option(["-m", "--mass", "mass"], type=Float32(), required=True, help="Mass (as for combine -m)"),
+        click.Option(["-o", "--output", "output"], default="impacts.json", show_default=True,
+                     help="Write the impacts (combineTool.py's JSON layout) here"),
+        click.Option(["--parallel", "parallel"], type=int, default=0, show_default=True,
+                     help="Worker processes for the per-parameter fits (0: one per core)"),
+        click.Option(["--dask-scheduler", "dask_scheduler"], default=None,
+                     help="Run the per-parameter fits on a Dask cluster: tcp://host:port, or 'local'"),
+        click.Option(["--approx", "approx"], type=click.Choice(["hesse"]), default=None,
+                     help="Impacts from the covariance of one fit instead of profile fits"),
+        click.Option(["--plot", "plot"], default=None, help="Also draw the impact plot to this file (.pdf: all pages)"),
+        click.Option(["--plot-per-page", "plot_per_page"], type=int, default=30, show_default=True,
+                     help="Parameters per page of the plot"),
+        click.Option(["--named", "named"], default=None, help="Only these parameters (comma-separated)"),
+        click.Option(["--exclude", "exclude"], default=None,
+                     help="Skip these parameters: comma-separated names or rgx{regex} patterns"),
+    ]
+    return CombineCommand(
+        "impacts",
+        params=params,
+        callback=_impacts,
+        help="Impacts of the nuisance parameters on the POIs (combineTool.py -M Impacts): "
+        "pycombine impacts card.txt -m 125 --robustFit 1 -o impacts.json",
+        context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    )
+
+
+def _impacts(**kw) -> None:
+    from click.core import ParameterSource
+
+    from ..impacts import ImpactsOptions, run
+    from ..runner import RunOptions
+
+    ctx = click.get_current_context()
+    given = {p.name for p in ctx.command.params if ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE}
+    own = {k: kw.pop(k) for k in list(kw) if k in _IMPACTS_OWN and k != "mass"}
+    opts = RunOptions.defaults(**kw)
+    opts.method = "MultiDimFit"
+    opts._given = given
+    options = ImpactsOptions(
+        approx=own["approx"],
+        named=[n for n in own["named"].split(",") if n] if own["named"] else None,
+        exclude=[n for n in own["exclude"].split(",") if n] if own["exclude"] else [],
+        parallel=own["parallel"] or None,
+        dask_scheduler=own["dask_scheduler"],
+    )
+    code = run(opts, options, output=own["output"], plot=own["plot"], plot_per_page=own["plot_per_page"],
+               out=click.echo)
+    if code:
+        sys.exit(code)
+
+
+cli.add_command(_impacts_command())
+
+
 def main() -> None:
     from ..errors import PyCombineError
 

@@ -67,8 +67,9 @@ class Statement:
 @lru_cache(maxsize=1)
 def _parser():
     """The Lark LALR parser, built once per process (lark is imported lazily: it costs ~30 ms)."""
-    import lark
     from importlib import resources
+
+    import lark
 
     grammar = resources.files("pycombine.grammar").joinpath("datacard.lark").read_text()
     options = dict(start=["header", "body"], parser="lalr", lexer="contextual", propagate_positions=True,

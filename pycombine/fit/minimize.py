@@ -17,6 +17,21 @@ import numpy as np
 from ..model.compile import CompiledModel
 from ..model.likelihood import BAD_NLL, Dataset, Likelihood
 
+#: The Hessian is the finite difference of the analytic gradient (exact, what Minuit's Hesse
+#: gives Combine) while that is cheap: (free parameters) x (entries + bins + stored morph values)
+#: below this work estimate; above it the analytic Gauss-Newton matrix (pycombine.model.hessian).
+#: Deterministic (no timing), so results do not depend on the machine.
+EXACT_HESSIAN_MAX_WORK = 2_000_000
+
+
+def _nnz(matrix) -> int:
+    return int(matrix.vals.size) if hasattr(matrix, "vals") else int(matrix.a.nnz)
+
+
+def use_exact_hessian(model: CompiledModel, n_free: int) -> bool:
+    size = model.E + model.B + (_nnz(model.morph_diff) if model.M else 0)
+    return n_free * size <= EXACT_HESSIAN_MAX_WORK
+
 
 @dataclass
 class MinimizerOptions:
@@ -104,6 +119,12 @@ class _Objective:
         return H.copy()
 
     def _hessian(self, z, step: float):
+        if not use_exact_hessian(self.lik.m, z.size):
+            # large models: the analytic Gauss-Newton matrix (one Jacobian pass instead of
+            # 2 gradient evaluations per parameter); see pycombine.model.hessian
+            from ..model.hessian import gauss_newton_hessian
+
+            return gauss_newton_hessian(self.lik, self.full(z), self.free)
         n = z.size
         H = np.empty((n, n))
         for i in range(n):

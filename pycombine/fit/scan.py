@@ -24,7 +24,6 @@ from ..model.likelihood import BAD_NLL
 
 #: half the 68 % quantile of chi2(1): Combine's "1 sigma" NLL rise (spec item 9), one definition
 from .intervals import DELTA68 as DELTA_NLL_68  # noqa: E402,F401  (re-exported)
-
 from .minimize import FitResult, Fitter, ParameterState
 
 #: half the 95 % quantile of chi2(1)

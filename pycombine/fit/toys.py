@@ -41,15 +41,24 @@ def _truncated_normal(rng, mean, sigma, lo, hi):
     return np.clip(out, lo, hi)
 
 
+def _gaussians(model: CompiledModel) -> tuple[np.ndarray, np.ndarray]:
+    """All unit-or-sigma Gaussian constrained parameters, BB-lite ones included, sorted."""
+    idx = np.concatenate([model.gauss_idx, model.bblite_idx])
+    sig = np.concatenate([model.gauss_sigma, np.ones(model.bblite_idx.size)])
+    order = np.argsort(idx)
+    return idx[order], sig[order]
+
+
 def randomise_nuisances(model: CompiledModel, values: np.ndarray, glob: np.ndarray, floating: np.ndarray,
                         rng: np.random.Generator) -> np.ndarray:
     """Draw the floating constrained nuisances from their constraints (a-priori toys)."""
     x = values.copy()
     lo, hi = model.lo, model.hi
-    sel = np.intersect1d(model.gauss_idx, np.nonzero(floating)[0])
+    gauss_idx, gauss_sigma = _gaussians(model)
+    sel = np.intersect1d(gauss_idx, np.nonzero(floating)[0])
     if sel.size:
-        k = np.searchsorted(model.gauss_idx, sel)
-        x[sel] = _truncated_normal(rng, glob[sel], model.gauss_sigma[k], lo[sel], hi[sel])
+        k = np.searchsorted(gauss_idx, sel)
+        x[sel] = _truncated_normal(rng, glob[sel], gauss_sigma[k], lo[sel], hi[sel])
     sel = np.intersect1d(model.bifur_idx, np.nonzero(floating)[0])
     if sel.size:
         k = np.searchsorted(model.bifur_idx, sel)
@@ -77,10 +86,11 @@ def randomise_global_observables(model: CompiledModel, values: np.ndarray, glob:
                                  rng: np.random.Generator) -> np.ndarray:
     """Draw global observables around the (post-fit) nuisance values (frequentist toys)."""
     g = glob.copy()
-    sel = np.intersect1d(model.gauss_idx, np.nonzero(floating)[0])
+    gauss_idx, gauss_sigma = _gaussians(model)
+    sel = np.intersect1d(gauss_idx, np.nonzero(floating)[0])
     if sel.size:
-        k = np.searchsorted(model.gauss_idx, sel)
-        g[sel] = rng.normal(values[sel], model.gauss_sigma[k])
+        k = np.searchsorted(gauss_idx, sel)
+        g[sel] = rng.normal(values[sel], gauss_sigma[k])
     sel = np.intersect1d(model.bifur_idx, np.nonzero(floating)[0])
     if sel.size:
         k = np.searchsorted(model.bifur_idx, sel)

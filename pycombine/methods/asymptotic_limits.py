@@ -22,7 +22,8 @@ from ..fit.asymptotic import (
     expected_limits,
     observed_limit,
 )
-from ..fit.minimize import free_indices
+from ..fit.minimize import free_indices, use_exact_hessian
+from ..model.hessian import gauss_newton_hessian
 from ..model.likelihood import BAD_NLL
 
 RUN_CHOICES = ("both", "observed", "expected", "blind")
@@ -147,9 +148,12 @@ class ModelNLL:
         return float(val), g[self._free]
 
     def _hessian(self, x: np.ndarray, g0: np.ndarray) -> np.ndarray:
-        """Forward differences of the analytic gradient (one gradient per free parameter)."""
+        """Forward differences of the analytic gradient (one gradient per free parameter), or the
+        analytic Gauss-Newton matrix for large models (see pycombine.model.hessian)."""
         free = self._free
         n = free.size
+        if not use_exact_hessian(self.fitter.model, n):
+            return gauss_newton_hessian(self.fitter.lik, x, free)
         H = np.empty((n, n))
         for j in range(n):
             i = free[j]
@@ -170,15 +174,22 @@ class ModelNLL:
         n = g.size
         if n == 0:
             return np.zeros(0), False
+        from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
         scale = max(float(np.max(np.abs(np.diag(H)))), 1e-12)
         mu = 0.0
         for _ in range(8):
             try:
-                L = np.linalg.cholesky(H + mu * np.eye(n) if mu else H)
-            except np.linalg.LinAlgError:
+                # Cholesky factor and two triangular solves (a general solve costs far more)
+                factor = cho_factor(H + mu * np.eye(n) if mu else H, check_finite=False)
+            except (LinAlgError, np.linalg.LinAlgError):
                 mu = 1e-8 * scale if mu == 0 else 100.0 * mu
                 continue
-            return -np.linalg.solve(L.T, np.linalg.solve(L, g)), mu > 1e-6 * scale
+            step = -cho_solve(factor, g, check_finite=False)
+            if not np.all(np.isfinite(step)):
+                mu = 1e-8 * scale if mu == 0 else 100.0 * mu
+                continue
+            return step, mu > 1e-6 * scale
         return None
 
     def _newton(self, x: np.ndarray, r: float) -> PoiFit | None:

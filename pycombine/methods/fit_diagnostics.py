@@ -57,8 +57,15 @@ import numpy as np
 
 from ..errors import OptionError
 from ..fit.intervals import DELTA68, DELTA95, minos_interval, robust_crossing
-from ..fit.minimize import Fitter, FitResult, MinimizerOptions, ParameterState
+from ..fit.minimize import (
+    FitResult,
+    Fitter,
+    MinimizerOptions,
+    ParameterState,
+    use_exact_hessian,
+)
 from ..model.compile import CompiledModel
+from ..model.hessian import gauss_newton_hessian
 from ..model.likelihood import Dataset, Likelihood
 from ..outputs.console import cpp
 
@@ -293,7 +300,10 @@ class _Context:
         BB-lite parameter floating, started from the first minimum, and Hesse there. The first
         result is the reference for profile scans (which profile BB-lite analytically again).
         """
-        if not hesse or self.full_fitter is None:
+        n_full = int((~state.frozen).sum())
+        if not hesse or self.full_fitter is None or not use_exact_hessian(self.model, n_full):
+            # (large models: Minuit with thousands of floating BB-lite parameters is slow; their
+            # covariance comes from the block inverse in extend_covariance_to_bb instead)
             r = self.fitter.minimize(state, fixed, hesse=hesse)
             return r, r
         first = self.fitter.minimize(state, fixed)
@@ -366,14 +376,18 @@ def extend_covariance_to_bb(ctx: _Context, fit: FitSummary) -> None:
 
     # columns of the Hessian for every b and f parameter; only rows b are needed
     cols = np.concatenate([b, f])
-    Hb = np.empty((b.size, cols.size))
-    for j, i in enumerate(cols):
-        h = 1e-5 * max(1.0, abs(x[i]))
-        xp = x.copy()
-        xp[i] += h
-        xm = x.copy()
-        xm[i] -= h
-        Hb[:, j] = (grad(xp)[b] - grad(xm)[b]) / (2 * h)
+    if use_exact_hessian(ctx.model, cols.size):
+        Hb = np.empty((b.size, cols.size))
+        for j, i in enumerate(cols):
+            h = 1e-5 * max(1.0, abs(x[i]))
+            xp = x.copy()
+            xp[i] += h
+            xm = x.copy()
+            xm[i] -= h
+            Hb[:, j] = (grad(xp)[b] - grad(xm)[b]) / (2 * h)
+    else:
+        # large models: the analytic Gauss-Newton matrix with the BB-lite parameters explicit
+        Hb = gauss_newton_hessian(lik, x, cols)[: b.size]
     H_bb = 0.5 * (Hb[:, : b.size] + Hb[:, : b.size].T)
     H_bf = Hb[:, b.size:]
     try:
@@ -421,12 +435,15 @@ def _clip(v: float, lo: float, hi: float) -> float:
 
 
 def fit_diagnostics(session, dataset: Dataset, i_toy: int = 0, options: FitDiagnosticsOptions | None = None,
-                    previous: FitDiagnosticsResult | None = None, with_yields: bool = True) -> FitDiagnosticsResult:
+                    previous: FitDiagnosticsResult | None = None, with_yields: bool = True,
+                    generation: np.ndarray | None = None) -> FitDiagnosticsResult:
     """Run FitDiagnostics on one dataset (observed, Asimov or toy).
 
     ``previous`` is the result of the previous toy (Combine keeps the POI errors of the last s+b
     fit in ``tree_fit_b``); ``with_yields`` computes the pre/post-fit yields requested by the
-    options (Combine saves them for the first dataset only).
+    options (Combine saves them for the first dataset only); ``generation`` are the parameter
+    values the dataset was generated from (Combine's ``toyGenSnapshot``: a toy's drawn nuisance
+    values), where the pre-fit stage is evaluated; default the clean state.
     """
     opt = options or FitDiagnosticsOptions.from_opts(session.opts)
     ctx = _Context(session, dataset, opt)
@@ -436,7 +453,7 @@ def fit_diagnostics(session, dataset: Dataset, i_toy: int = 0, options: FitDiagn
     r_lo, r_hi = float(clean.lo[ir]), float(clean.hi[ir])
 
     # ------------------------------------------------------------------ pre-fit
-    prefit = clean.values.copy()
+    prefit = (clean.values if generation is None else np.asarray(generation, dtype=float)).copy()
     prefit[ir] = _clip(opt.pre_fit_value, r_lo, r_hi)
     res = FitDiagnosticsResult(poi=poi, poi_index=ir, i_toy=i_toy, dataset=dataset, prefit_values=prefit, nll0=0.0)
     res.nuisance_names = tree_nuisances(session)

@@ -77,6 +77,8 @@ class CompiledModel:
         bblite = {b.parameter for ch in spec.channels if ch.auto_mc_stats for b in ch.auto_mc_stats.bins if b.kind == "bblite"}
         self.gauss_idx = np.array([i for i, k in enumerate(c) if k == "gauss" and params[i].name not in bblite], dtype=int)
         self.gauss_sigma = np.array([params[i].sigma for i in self.gauss_idx], dtype=float)
+        #: the BB-lite parameters (unit Gaussian constraints too, kept apart for the reason above)
+        self.bblite_idx = np.array([i for i, p in enumerate(params) if p.name in bblite], dtype=int)
         self.bifur_idx = idx("bifur")
         self.bifur_lo = np.array([params[i].sigma_lo for i in self.bifur_idx], dtype=float)
         self.bifur_hi = np.array([params[i].sigma_hi for i in self.bifur_idx], dtype=float)

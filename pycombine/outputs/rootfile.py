@@ -434,7 +434,11 @@ class RootFileWriter:
         dtypes = {name: a.dtype for name, a in arrays.items()}
         self._claim(parts)
         directory = self._directory(parts[:-1])
-        tree = directory.mktree(parts[-1], dict(dtypes), title=parts[-1] if title is None else title)
+        from .ttree import (
+            FlatTree,  # linear in branches x entries (uproot's mktree is quadratic)
+        )
+
+        tree = FlatTree(directory, parts[-1], dtypes, title=parts[-1] if title is None else title)
         handle = TreeWriter(tree, dtypes)
         handle.extend(arrays)
         return handle

@@ -1,0 +1,277 @@
+"""Jacobian of the bin expectations and the Gauss-Newton Hessian of the NLL.
+
+Finite differences of the analytic gradient cost 2 gradient evaluations per free parameter; for
+models with hundreds of nuisances that dominates every fit. Here ``J = dnu/dtheta`` is assembled
+analytically from the compiled arrays, channel by channel as dense blocks (bins of the channel x
+parameters that touch it), so that ``J^T W J`` is a handful of BLAS matrix products:
+
+* normalisation factors: ``dN_s/dtheta_k`` (log-normal, asymmetric/AsymPow, multiplicative
+  factors and formulas) times the sample's templates: one outer product per sample;
+* template morphs: per (sample, shape systematic) pair the derivative of the morphed template,
+  through Combine's floors, exponentials (shapeN) and per-sample normalisations;
+* per-process autoMCStats parameters, and the dependence of the BB-lite widths on the
+  normalisations.
+
+The Poisson part of the Hessian is approximated by ``J^T diag(n / nu^2) J`` (exact where the
+model describes the data; the neglected term is ``sum (1 - n/nu) d2nu``). BB-lite parameters
+profiled in closed form are integrated out exactly in this approximation: their bin gets the
+weight ``w / (1 + w sigma^2)``. Constraint terms are added exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .compile import AMC_LIN, AMC_LOG, FLOOR, TH1_LIN, TH1_LOG, CompiledModel
+from .interpolation import asym_factor_log, smooth_step
+from .likelihood import Likelihood
+
+
+def normalisation_jacobian(lik: Likelihood, theta: np.ndarray, state) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """dN_s/dtheta_k as triplets (sample, parameter, value) in the plain parameter space."""
+    m = lik.m
+    N = state.N
+    S_list, K_list, V_list = [], [], []
+    s, k, logk = m.sym
+    if s.size:
+        S_list.append(s), K_list.append(k), V_list.append(N[s] * logk)
+    s, k, lo, hi = m.asym
+    if s.size:
+        _, dval = asym_factor_log(theta[k], lo, hi)
+        S_list.append(s), K_list.append(k), V_list.append(N[s] * dval)
+    if m.fac.shape[1]:
+        vals = lik._factor_values(state.x_ext)
+        F = vals.shape[1]
+        prefix = np.ones_like(vals)
+        suffix = np.ones_like(vals)
+        for j in range(1, F):
+            prefix[:, j] = prefix[:, j - 1] * vals[:, j - 1]
+            suffix[:, F - 1 - j] = suffix[:, F - j] * vals[:, F - j]
+        base = m.sample_norm * np.exp(lik._exponent(theta))
+        d = prefix * suffix * m.fac_a1 * base[:, None]
+        ss, jj = np.nonzero(m.fac >= 0)
+        kk = m.fac[ss, jj]
+        dv = d[ss, jj]
+        plain = kk < m.P
+        S_list.append(ss[plain]), K_list.append(kk[plain]), V_list.append(dv[plain])
+        if m.formulas and (~plain).any():
+            # chain formula entries to their arguments (formulas may depend on formulas)
+            grads = {k_: f.gradient(state.x_ext[args]) for k_, f, args in m.formulas}
+            argmap = {k_: args for k_, f, args in m.formulas}
+            pending = list(zip(ss[~plain], kk[~plain], dv[~plain]))
+            while pending:
+                nxt = []
+                for s_, k_, v_ in pending:
+                    for a, g in zip(argmap[k_], grads[k_]):
+                        if a < m.P:
+                            S_list.append(np.array([s_])), K_list.append(np.array([a])), V_list.append(np.array([v_ * g]))
+                        else:
+                            nxt.append((s_, a, v_ * g))
+                pending = nxt
+    if not S_list:
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+    return np.concatenate(S_list), np.concatenate(K_list), np.concatenate(V_list)
+
+
+class _MorphTriplets:
+    """The parameter-independent parts of the morph derivatives, computed once per model."""
+
+    def __init__(self, m: CompiledModel):
+        D, Sg = m.morph_diff, m.morph_sum
+        self.rows, self.cols = _triplets(D)
+        self.half_diff = 0.5 * m.pair_v[self.cols] * _values(D)
+        self.sum_v = m.pair_v[self.cols] * _values(Sg)
+        grp = m.entry_group[self.rows]
+        self.lin = (grp == TH1_LIN) | (grp == AMC_LIN)
+        self.norm = (grp == TH1_LIN) | (grp == TH1_LOG) | (grp == AMC_LOG)
+        self.amc_log = grp == AMC_LOG
+        self.any_norm = bool(self.norm.any())
+        self.sample = m.entry_sample[self.rows]
+        self.param = m.pair_k[self.cols]
+
+
+def _morph_derivatives(lik: Likelihood, theta: np.ndarray, state, tc, mult: np.ndarray):
+    """dy_e/dtheta for every stored morph entry: (entry, parameter, value) triplets."""
+    m = lik.m
+    mt = getattr(m, "_morph_triplets", None)
+    if mt is None:
+        mt = m._morph_triplets = _MorphTriplets(m)
+    x = m.pair_v * theta[m.pair_k]
+    b, db = smooth_step(x, m.pair_q)
+    r_, c_ = mt.rows, mt.cols
+    du = mt.half_diff + (0.5 * (b + x * db))[c_] * mt.sum_v
+    t_pre = tc["t_pre"][r_]
+    # through the floor (linear groups) or the exponential (shapeN groups)
+    dv = du * np.where(mt.lin, tc["u"][r_] >= FLOOR, t_pre)
+    if mt.any_norm:
+        ps = np.bincount(c_, weights=np.where(mt.norm, dv, 0.0), minlength=m.M)  # d(sum)/dtheta per pair
+        sums = tc["sums"][mt.sample]
+        dt = np.where(mt.norm, tc["scale"][mt.sample] * (dv - t_pre / np.where(sums != 0, sums, 1.0) * ps[c_]), dv)
+    else:
+        dt = dv
+    if "t_scaled" in tc:
+        dt = np.where(mt.amc_log & (tc["t_scaled"][r_] < FLOOR), 0.0, dt)
+    return r_, mt.param, state.N[mt.sample] * mult[r_] * dt
+
+
+def _triplets(mat):
+    if hasattr(mat, "rows"):
+        return mat.rows, mat.cols
+    coo = mat.a.tocoo()
+    return coo.row, coo.col
+
+
+def _values(mat):
+    if hasattr(mat, "vals"):
+        return mat.vals
+    return mat.a.tocoo().data
+
+
+class ChannelJacobian:
+    """dnu/dtheta of one channel as a dense block: rows = its bins, columns = ``params``."""
+
+    def __init__(self, bins: slice, params: np.ndarray, block: np.ndarray):
+        self.bins, self.params, self.block = bins, params, block
+
+
+def channel_jacobians(lik: Likelihood, theta: np.ndarray):
+    """Per-channel dense Jacobian blocks of nu at fixed BB-lite values; returns (blocks, state)."""
+    m = lik.m
+    theta = np.asarray(theta, dtype=float)
+    lik._current_theta = theta
+    state, _, tc = lik.forward(theta)
+    mult = np.ones(m.E)
+    e_p, par_p, n0_p = m.pp_pois
+    if e_p.size:
+        mult[e_p] = theta[par_p] / n0_p
+    # every contribution as (entry, parameter, value); the normalisation part is kept as
+    # (sample, parameter, dN) and expanded per channel as outer products
+    s_n, k_n, v_n = normalisation_jacobian(lik, theta, state)
+    ent_parts = []
+    if m.M:
+        ent_parts.append(_morph_derivatives(lik, theta, state, tc, mult))
+    Ne = state.N[m.entry_sample]
+    if e_p.size:
+        ent_parts.append((e_p, par_p, Ne[e_p] * state.t[e_p] / n0_p))
+    e_g, par_g = m.pp_gauss
+    if e_g.size:
+        ent_parts.append((e_g, par_g, Ne[e_g] * m.errors[e_g]))
+    ent_e = np.concatenate([p[0] for p in ent_parts]) if ent_parts else np.zeros(0, int)
+    ent_k = np.concatenate([p[1] for p in ent_parts]) if ent_parts else np.zeros(0, int)
+    ent_v = np.concatenate([p[2] for p in ent_parts]) if ent_parts else np.zeros(0)
+    ent_c = m.channel_of_entry[ent_e]
+    n_c = m.sample_channel[s_n]
+    # dnu_b/dN_s per entry: the template, plus x_b dsigma_b/dN_s = x_b N_s e^2 / sigma_b in BB-lite
+    # bins (the bin-wise statistical term grows with the normalisations)
+    dnu_dN = state.tt
+    if m.bb_bin.size:
+        sig_e = state.sigma[m.entry_bin]
+        ok = lik._bb_entry & (sig_e > 0)
+        dnu_dN = dnu_dN + np.where(ok, state.bb_x[m.entry_bin] * Ne * m.errors**2 / np.where(ok, sig_e, 1.0), 0.0)
+    blocks = []
+    sample_starts = np.concatenate([[0], np.cumsum(np.bincount(m.entry_sample, minlength=m.S))])
+    for ci, ch in enumerate(m.channels):
+        sel_e = ent_c == ci
+        sel_n = n_c == ci
+        params = np.unique(np.concatenate([ent_k[sel_e], k_n[sel_n]]))
+        if params.size == 0:
+            continue
+        col_of = {int(p): j for j, p in enumerate(params)}
+        block = np.zeros((ch.nbins, params.size))
+        if sel_e.any():
+            rows = m.entry_bin[ent_e[sel_e]] - ch.bin_start
+            cols = np.searchsorted(params, ent_k[sel_e])
+            block += np.bincount(rows * params.size + cols, weights=ent_v[sel_e],
+                                 minlength=block.size).reshape(block.shape)
+        for s_, k_, v_ in zip(s_n[sel_n], k_n[sel_n], v_n[sel_n]):
+            e0, e1 = sample_starts[s_], sample_starts[s_ + 1]
+            rows = m.entry_bin[e0:e1] - ch.bin_start
+            block[rows, col_of[int(k_)]] += v_ * dnu_dN[e0:e1]
+        blocks.append(ChannelJacobian(slice(ch.bin_start, ch.bin_start + ch.nbins), params, block))
+    return blocks, state
+
+
+def constraint_hessian_diag(lik: Likelihood, theta: np.ndarray) -> np.ndarray:
+    """Second derivatives of the constraint terms (they are separable: a diagonal)."""
+    m = lik.m
+    glob = lik.data.glob
+    h = np.zeros(m.P)
+    h[m.gauss_idx] += 1.0 / m.gauss_sigma**2
+    i = m.bifur_idx
+    if i.size:
+        h[i] += 1.0 / np.where(theta[i] < glob[i], m.bifur_lo, m.bifur_hi) ** 2
+    i = m.poisson_idx
+    if i.size:
+        h[i] += glob[i] / np.maximum(theta[i], 1e-300) ** 2
+    i = m.gamma_idx
+    if i.size:
+        h[i] += (glob[i] - 1.0) / np.maximum(theta[i], 1e-300) ** 2
+    for idx, kk, shifted in ((m.dfd_idx, m.dfd_k, True), (m.dfd2_idx, m.dfd2_k, False)):
+        if idx.size:
+            d = theta[idx] - glob[idx] if shifted else theta[idx]
+            for z in (kk * (d - 1.0), -kk * (d + 1.0)):
+                s = 0.5 * (1.0 + np.tanh(0.5 * z))
+                h[idx] += kk * kk * s * (1.0 - s)
+    if m.bb_bin.size:
+        explicit = ~lik.analytic_bb | lik.pinned
+        if np.any(explicit):
+            h[m.bb_par[explicit]] += 1.0
+    return h
+
+
+def gauss_newton_hessian(lik: Likelihood, theta: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """Gauss-Newton approximation of d2NLL/dtheta2 for the free parameters (dense)."""
+    m = lik.m
+    blocks, state = channel_jacobians(lik, theta)
+    nu = state.nu
+    active = ~lik._masked_bins()
+    w = np.where(active & lik.has_obs & (nu > 0), lik.n / np.maximum(nu, 1e-300) ** 2, 0.0)
+    if m.bin_amc.any():
+        pre = state.mu + state.sigma * state.bb_x
+        w = np.where(m.bin_amc & (pre < FLOOR), 0.0, w)
+    explicit_bb = np.zeros(0, dtype=int)
+    if m.bb_bin.size:
+        jb = m.bb_bin
+        sig = state.sigma[jb]
+        analytic = lik.analytic_bb & ~lik.pinned
+        if np.any(analytic):
+            # the closed-form BB-lite parameter of the bin is profiled out (Schur complement)
+            w[jb] = np.where(analytic, w[jb] / (1.0 + w[jb] * sig**2), w[jb])
+        explicit_bb = np.nonzero(~analytic)[0]
+    pos = np.full(m.P, -1, dtype=int)
+    pos[free] = np.arange(free.size)
+    H = np.zeros((free.size, free.size))
+    for blk in blocks:
+        keep = pos[blk.params] >= 0
+        if not keep.any():
+            continue
+        J = blk.block[:, keep]
+        idx = pos[blk.params[keep]]
+        wj = w[blk.bins]
+        H[np.ix_(idx, idx)] += J.T @ (J * wj[:, None])
+    for j in explicit_bb:
+        # an explicit BB-lite parameter: dnu_b/dx_b = sigma_b (and its cross terms)
+        b, k = m.bb_bin[j], m.bb_par[j]
+        if pos[k] < 0:
+            continue
+        sig_b = state.sigma[b]
+        H[pos[k], pos[k]] += w[b] * sig_b * sig_b
+        for blk in blocks:
+            if blk.bins.start <= b < blk.bins.stop:
+                keep = pos[blk.params] >= 0
+                row = blk.block[b - blk.bins.start, keep] * w[b] * sig_b
+                idx = pos[blk.params[keep]]
+                H[pos[k], idx] += row
+                H[idx, pos[k]] += row
+    H[np.diag_indices_from(H)] += constraint_hessian_diag(lik, theta)[free]
+    return 0.5 * (H + H.T)
+
+
+def bin_jacobian(lik: Likelihood, theta: np.ndarray) -> tuple[np.ndarray, object]:
+    """The full (B x P) Jacobian of nu as a dense array (for tests and small models)."""
+    m = lik.m
+    blocks, state = channel_jacobians(lik, theta)
+    J = np.zeros((m.B, m.P))
+    for blk in blocks:
+        J[blk.bins.start : blk.bins.stop, blk.params] = blk.block
+    return J, state
