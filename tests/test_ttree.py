@@ -29,7 +29,6 @@ from pycombine.outputs.rootfile import LIMIT_BRANCHES, RootFileWriter, TreeWrite
 from pycombine.outputs.ttree import LEAF_TYPES, FlatTree, write_flat_tree
 
 REPO = Path(__file__).resolve().parents[1]
-ROOT_LIMIT_FILE = Path("cards") / "shapes" / "higgsCombineTest.GoodnessOfFit.mH120.root"
 
 def mixed_columns(n: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(n)
@@ -379,54 +378,6 @@ def test_record_bytes_match_uproot_writer(tmp_path, chunks):
     assert keylen == keylen_u and len(ours) == len(theirs)
     walked_ours, walked_theirs = walk_ttree(ours, keylen), walk_ttree(theirs, keylen)
     assert _mask_basket_seeks(ours, walked_ours) == _mask_basket_seeks(theirs, walked_theirs)
-
-
-def _reference_root_file() -> Path | None:
-    candidates = []
-    if os.environ.get("PYCOMBINE_REFERENCE"):
-        candidates.append(Path(os.environ["PYCOMBINE_REFERENCE"]))
-    candidates += [REPO / "tests" / "reference", REPO.parent / "shared" / "reference"]
-    for c in candidates:
-        if (c / ROOT_LIMIT_FILE).is_file():
-            return c / ROOT_LIMIT_FILE
-    return None
-
-
-def test_record_bytes_match_root(tmp_path):
-    """The limit tree written by ROOT 6.24 (real Combine output) and ours differ only in fBasketSeek."""
-    ref = _reference_root_file()
-    if ref is None:
-        pytest.skip("ROOT-written reference file not available")
-    with uproot.open(ref) as f:
-        assert f.file.fVersion >= 60000  # written by ROOT 6
-        columns = {k: v.astype(v.dtype.newbyteorder("=")) for k, v in f["limit"].arrays(library="np").items()}
-    path = tmp_path / "ours.root"
-    with uproot.recreate(path, compression=None) as f:  # ROOT stored these 1-entry baskets uncompressed
-        write_flat_tree(f, "limit", columns)
-    root_record, root_keylen, _ = tree_record(ref, "limit")
-    ours, keylen, _ = tree_record(path, "limit")
-    assert keylen == root_keylen and len(ours) == len(root_record)
-    walked_root, walked = walk_ttree(root_record, root_keylen), walk_ttree(ours, keylen)
-    assert _mask_basket_seeks(ours, walked) == _mask_basket_seeks(root_record, walked_root)
-    for b_root, b in zip(walked_root["branches"], walked["branches"]):
-        b_root, b = dict(b_root), dict(b)
-        for d in (b_root, b):
-            d["fBasketSeek"] = np.count_nonzero(d["fBasketSeek"])
-            d["fBasketBytes"], d["fBasketEntry"] = d["fBasketBytes"].tolist(), d["fBasketEntry"].tolist()
-        assert b == b_root
-    # the baskets too: identical keys apart from fDatime and the positions
-    data_root, data = Path(ref).read_bytes(), path.read_bytes()
-    for b_root, b in zip(walked_root["branches"], walked["branches"]):
-        s_root, s = int(b_root["fBasketSeek"][0]), int(b["fBasketSeek"][0])
-        n = int(b["fBasketBytes"][0])
-        k_root, k = bytearray(data_root[s_root : s_root + n]), bytearray(data[s : s + n])
-        for buf in (k_root, k):
-            buf[10:14] = b"\x00" * 4  # fDatime
-            buf[18:26] = b"\x00" * 8  # fSeekKey
-        assert k == k_root
-
-
-# ------------------------------------------------------------------------------- wide trees
 
 
 def test_3000_branches_fast(tmp_path):
