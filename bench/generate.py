@@ -4,9 +4,11 @@
         --shape-nuisances 50 --lnn-nuisances 50 [--auto-mc-stats] [--seed 1]
 
 writes ``OUTDIR/card.txt`` (one multi-channel datacard) and ``OUTDIR/shapes.root``. Every
-channel has one signal and ``processes - 1`` falling backgrounds; each shape nuisance acts on a
-random subset of (channel, process) pairs with smooth ±1σ templates, each lnN on a random subset
-too; data are a Poisson draw of the nominal background plus signal.
+channel has one signal and ``processes - 1`` falling backgrounds. Like the systematics of a real
+combination, most nuisances act on a few channels (``--scope`` channels each, on ~60 % of their
+processes) and a handful (``--global-nuisances``, e.g. luminosity or jet energy scale) on every
+channel; shape nuisances come with smooth ±1σ templates. Data are a Poisson draw of the nominal
+background plus signal.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 
 def generate(outdir: str, channels: int, bins: int, processes: int, shape_nuisances: int, lnn_nuisances: int,
-             auto_mc_stats: bool, seed: int = 1, density: float = 0.3) -> str:
+             auto_mc_stats: bool, seed: int = 1, scope: int = 3, global_nuisances: int = 5) -> str:
     import uproot
 
     rng = np.random.default_rng(seed)
@@ -48,30 +50,32 @@ def generate(outdir: str, channels: int, bins: int, processes: int, shape_nuisan
             else:
                 total += nominal
         hists[f"{ch}/data_obs"] = (rng.poisson(total).astype(float), None)
+    def targets(k: int) -> list[tuple[int, str]]:
+        """(channel, process) pairs a nuisance acts on."""
+        chans = range(channels) if k < global_nuisances else rng.choice(channels, min(scope, channels), replace=False)
+        return [(int(c), p) for c in chans for p in procs if rng.uniform() < 0.6]
+
     shape_effects = {}
     for k in range(shape_nuisances):
         name = f"shape{k}"
-        for c in range(channels):
-            for p in procs:
-                if rng.uniform() < density:
-                    nom, err = hists[f"ch{c}/{p}"]
-                    tilt = rng.normal(0, 0.05) * (x - 0.5) * 2
-                    scale = 1 + rng.normal(0, 0.02)
-                    hists[f"ch{c}/{p}_{name}Up"] = (nom * (1 + tilt) * scale, err)
-                    hists[f"ch{c}/{p}_{name}Down"] = (nom * (1 - tilt) / scale, err)
-                    shape_effects[(name, f"ch{c}", p)] = 1
+        for c, p in targets(k):
+            nom, err = hists[f"ch{c}/{p}"]
+            tilt = rng.normal(0, 0.05) * (x - 0.5) * 2
+            scale = 1 + rng.normal(0, 0.02)
+            hists[f"ch{c}/{p}_{name}Up"] = (nom * (1 + tilt) * scale, err)
+            hists[f"ch{c}/{p}_{name}Down"] = (nom * (1 - tilt) / scale, err)
+            shape_effects[(name, f"ch{c}", p)] = 1
     lnn_effects = {}
     for k in range(lnn_nuisances):
         name = f"lnN{k}"
-        for c in range(channels):
-            for p in procs:
-                if rng.uniform() < density:
-                    lnn_effects[(name, f"ch{c}", p)] = 1 + abs(rng.normal(0, 0.05))
+        for c, p in targets(k):
+            lnn_effects[(name, f"ch{c}", p)] = 1 + abs(rng.normal(0, 0.05))
     with uproot.recreate(os.path.join(outdir, "shapes.root")) as f:
         for key, (vals, err) in hists.items():
             h = np.asarray(vals, dtype=np.float64)
-            f[key] = (h, edges)
-            if err is not None:
+            if err is None:
+                f[key] = (h, edges)
+            else:
                 # uproot writes sumw2 from a (values, edges) pair only as values; build the variances
                 f[key] = _th1d(h, err, edges)
     cols = [(f"ch{c}", p) for c in range(channels) for p in procs]
@@ -126,8 +130,11 @@ def main() -> None:
     ap.add_argument("--lnn-nuisances", type=int, default=50)
     ap.add_argument("--auto-mc-stats", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--scope", type=int, default=3, help="channels each nuisance acts on")
+    ap.add_argument("--global-nuisances", type=int, default=5, help="nuisances acting on every channel")
     a = ap.parse_args()
-    print(generate(a.outdir, a.channels, a.bins, a.processes, a.shape_nuisances, a.lnn_nuisances, a.auto_mc_stats, a.seed))
+    print(generate(a.outdir, a.channels, a.bins, a.processes, a.shape_nuisances, a.lnn_nuisances, a.auto_mc_stats,
+                   a.seed, a.scope, a.global_nuisances))
 
 
 if __name__ == "__main__":

@@ -90,7 +90,11 @@ def _to_statements(tree, line_offset: int) -> list[Statement]:
     for child in tree.children:
         if not isinstance(child, Tree):
             continue  # IGNORED_LINE / COMMENT tokens
-        tokens = [str(t) for t in child.children if isinstance(t, Token)]
+        tokens = []
+        for t in child.children:
+            if isinstance(t, Token):
+                # keywords and names are single words; ARGS/HARGS hold the rest of the line
+                tokens.extend(str(t).split() if t.type in ("ARGS", "HARGS") else [str(t)])
         out.append(Statement(child.data, tokens, child.meta.line + line_offset))
     return out
 

@@ -39,6 +39,8 @@ class MinimizerOptions:
     tolerance: float = 0.1
     max_calls: int = 0  # 0: Minuit's default
     retries: bool = True
+    #: large models (see use_exact_hessian): Newton steps before Migrad
+    newton: bool = True
 
 
 @dataclass
@@ -217,6 +219,12 @@ class Fitter:
             return FitResult(x0, val, 0, True, free, np.zeros(m.P), np.zeros((m.P, m.P)), 0.0, 1)
         limits = self.limits(state, free)
         z0 = np.clip(x0[free], [l for l, _ in limits], [h for _, h in limits])
+        if self.options.newton and not use_exact_hessian(m, free.size):
+            # large models: Newton steps with the analytic Gauss-Newton Hessian converge in a few
+            # iterations where Migrad needs O(n) gradients and O(n^3) internal algebra
+            res = self._newton(x0, free, limits)
+            if res is not None:
+                return res
         offset = self.lik.nll(self._full(x0, free, z0))
         obj = _Objective(self.lik, x0, free, offset if offset < BAD_NLL else 0.0)
         strategy = self.options.strategy if strategy is None else strategy
@@ -231,6 +239,34 @@ class Fitter:
             except Exception:  # pragma: no cover - numerical trouble: keep Migrad's matrix
                 pass
         return self._result(mn, obj, free)
+
+    def _newton(self, x0: np.ndarray, free: np.ndarray, limits) -> FitResult | None:
+        from ..model.hessian import gauss_newton_hessian
+        from .newton import newton_minimize
+
+        lik = self.lik
+        lo = np.array([l for l, _ in limits], dtype=float)
+        hi = np.array([h for _, h in limits], dtype=float)
+
+        def value_and_grad(x):
+            val, g, _ = lik.evaluate(x, grad=True)
+            return val, g[free]
+
+        out = newton_minimize(value_and_grad, lambda x: gauss_newton_hessian(lik, x, free), x0, free, lo, hi,
+                              edm_goal=0.1 * 0.002 * self.options.tolerance * 0.5)
+        if out is None:
+            return None
+        m = self.model
+        x = lik.bb_values(out.x)
+        try:
+            c = np.linalg.inv(out.hessian)
+        except np.linalg.LinAlgError:
+            c = np.linalg.pinv(out.hessian)
+        cov = np.zeros((m.P, m.P))
+        cov[np.ix_(free, free)] = c
+        errors = np.zeros(m.P)
+        errors[free] = np.sqrt(np.maximum(np.diag(c), 0.0))
+        return FitResult(x, out.nll, 0, True, free, errors, cov, out.edm, out.evaluations, None)
 
     def step_sizes(self, state: ParameterState, free: np.ndarray) -> np.ndarray:
         return step_sizes(self.model, state, free)

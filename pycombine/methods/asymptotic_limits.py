@@ -23,8 +23,8 @@ from ..fit.asymptotic import (
     observed_limit,
 )
 from ..fit.minimize import free_indices, use_exact_hessian
+from ..fit.newton import newton_minimize
 from ..model.hessian import gauss_newton_hessian
-from ..model.likelihood import BAD_NLL
 
 RUN_CHOICES = ("both", "observed", "expected", "blind")
 
@@ -165,95 +165,20 @@ class ModelNLL:
             H[j] = (self._grad(xp)[1] - g0) / h
         return 0.5 * (H + H.T)
 
-    @staticmethod
-    def _newton_step(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, bool] | None:
-        """-H^-1 g by Cholesky, damped (H + mu I) when H is not positive definite.
-
-        Returns (step, damped) or None if even heavy damping fails.
-        """
-        n = g.size
-        if n == 0:
-            return np.zeros(0), False
-        from scipy.linalg import LinAlgError, cho_factor, cho_solve
-
-        scale = max(float(np.max(np.abs(np.diag(H)))), 1e-12)
-        mu = 0.0
-        for _ in range(8):
-            try:
-                # Cholesky factor and two triangular solves (a general solve costs far more)
-                factor = cho_factor(H + mu * np.eye(n) if mu else H, check_finite=False)
-            except (LinAlgError, np.linalg.LinAlgError):
-                mu = 1e-8 * scale if mu == 0 else 100.0 * mu
-                continue
-            step = -cho_solve(factor, g, check_finite=False)
-            if not np.all(np.isfinite(step)):
-                mu = 1e-8 * scale if mu == 0 else 100.0 * mu
-                continue
-            return step, mu > 1e-6 * scale
-        return None
-
     def _newton(self, x: np.ndarray, r: float) -> PoiFit | None:
-        """Conditional minimum at r by projected Newton steps, or None to let Migrad do it.
-
-        Parameters on a bound with the gradient pointing outwards are held there (active set);
-        the others take Newton steps with the Hessian of the previous point, recomputed when the
-        iteration converges slowly (at most a few times per fit).
-        """
-        free, lo, hi = self._free, self._lo, self._hi
+        """Conditional minimum at r by projected Newton steps (pycombine.fit.newton), reusing the
+        Hessian of the previous point; None lets Migrad do it."""
+        free = self._free
+        x = np.array(x, dtype=float)
         x[self.ir] = r
         if free.size == 0:
             return PoiFit(self.fitter.nll(x), r, 0.0, x, True)
-        z = np.clip(x[free], lo, hi)
-        x[free] = z
-        f, g = self._grad(x)
-        if not (f < BAD_NLL and np.all(np.isfinite(g))):
+        out = newton_minimize(self._grad, lambda xx: self._hessian(xx, self._grad(xx)[1]), x, free, self._lo,
+                              self._hi, edm_goal=self.EDM_GOAL, max_refresh=self.MAX_REFRESH, H=self._hess)
+        if out is None:
             return None
-        H, refreshes, since = self._hess, 0, 0
-        if H is None:
-            H, refreshes = self._hessian(x, g), 1
-        last_edm = np.inf
-        for _ in range(40):
-            active = ((z <= lo) & (g > 0)) | ((z >= hi) & (g < 0))
-            inact = ~active
-            step = self._newton_step(H[np.ix_(inact, inact)], g[inact])
-            d = np.zeros_like(z)
-            if step is not None:
-                d[inact], damped = step
-                edm = -0.5 * float(g @ d)
-            if step is None or not np.isfinite(edm):
-                if refreshes >= self.MAX_REFRESH or since == 0:
-                    return None
-                H, refreshes, since = self._hessian(x, g), refreshes + 1, 0
-                continue
-            if edm < (0.01 if damped else 1.0) * self.EDM_GOAL:
-                self._hess = H
-                return PoiFit(f, r, 0.0, x, True)
-            # slow (linear) convergence: the carried-over Hessian is off, recompute it here
-            if since >= 2 and edm > 0.1 * last_edm and refreshes < self.MAX_REFRESH:
-                H, refreshes, since = self._hessian(x, g), refreshes + 1, 0
-                last_edm = np.inf
-                continue
-            t = 1.0
-            accepted = False
-            slack = 1e-14 * abs(f)  # the rounding of the NLL itself
-            for _ in range(12):
-                zn = np.clip(z + t * d, lo, hi)
-                xn = x.copy()
-                xn[free] = zn
-                fn, gn = self._grad(xn)
-                if fn < BAD_NLL and np.all(np.isfinite(gn)) and fn <= f + 1e-4 * float(g @ (zn - z)) + slack:
-                    accepted = True
-                    break
-                t *= 0.5
-            if not accepted:
-                if refreshes >= self.MAX_REFRESH or since == 0:
-                    return None
-                H, refreshes, since = self._hessian(x, g), refreshes + 1, 0
-                continue
-            x, z, f, g = xn, zn, fn, gn
-            last_edm = edm
-            since += 1
-        return None
+        self._hess = out.hessian
+        return PoiFit(out.nll, r, 0.0, out.x, True)
 
 
 def asimov_global_observables(model, values: np.ndarray, glob: np.ndarray) -> np.ndarray:

@@ -339,6 +339,10 @@ def _summarize(ctx: _Context, name: str, res: FitResult, nll0: float, ok: bool) 
         errors[free] = np.asarray(mn.errors, dtype=float) * ERR_SCALE
         if mn.covariance is not None:
             cov[np.ix_(free, free)] = np.asarray(mn.covariance, dtype=float) * COV_SCALE
+    elif free.size:
+        # a Newton fit (large models): the covariance is the inverse Gauss-Newton Hessian
+        errors[free] = res.errors[free] * ERR_SCALE
+        cov[np.ix_(free, free)] = res.covariance[np.ix_(free, free)] * COV_SCALE
     nll = ctx.nll(res.values)
     return FitSummary(
         name=name,
