@@ -253,7 +253,7 @@ class Fitter:
             return val, g[free]
 
         out = newton_minimize(value_and_grad, lambda x: gauss_newton_hessian(lik, x, free), x0, free, lo, hi,
-                              edm_goal=0.1 * 0.002 * self.options.tolerance * 0.5)
+                              edm_goal=0.1 * 0.002 * self.options.tolerance * 0.5, max_iter=80, bfgs=True)
         if out is None:
             return None
         m = self.model

@@ -65,11 +65,14 @@ def newton_minimize(
     max_iter: int = 40,
     max_refresh: int = 3,
     H: np.ndarray | None = None,
+    bfgs: bool = False,
 ) -> NewtonResult | None:
     """Minimise over ``x[free]`` (bounds ``lo``/``hi`` for the free ones) by projected Newton.
 
     ``value_and_grad(x)`` gives the NLL and its gradient with respect to the free parameters;
-    ``hessian(x)`` their Hessian. ``H`` may carry over the Hessian of a previous nearby fit.
+    ``hessian(x)`` their Hessian. ``H`` may carry over the Hessian of a previous nearby fit. With
+    ``bfgs`` the matrix is refined by BFGS updates between recomputations (for approximate
+    Hessians such as Gauss-Newton).
     """
     x = np.array(x, dtype=float)
     z = np.clip(x[free], lo, hi)
@@ -122,6 +125,17 @@ def newton_minimize(
                 return None
             H, refreshes, since = hessian(x), refreshes + 1, 0
             continue
+        if bfgs:
+            # BFGS correction of the (approximate) Hessian from the step just taken: it restores
+            # fast convergence where the Gauss-Newton matrix misses curvature
+            sv = zn - z
+            yv = gn - g
+            sy = float(sv @ yv)
+            if sy > 1e-12 * float(np.linalg.norm(sv) * np.linalg.norm(yv)):
+                Hs = H @ sv
+                sHs = float(sv @ Hs)
+                if sHs > 0:
+                    H = H + np.outer(yv, yv) / sy - np.outer(Hs, Hs) / sHs
         x, z, f, g = xn, zn, fn, gn
         last_edm = edm
         since += 1

@@ -174,7 +174,8 @@ class ModelNLL:
         if free.size == 0:
             return PoiFit(self.fitter.nll(x), r, 0.0, x, True)
         out = newton_minimize(self._grad, lambda xx: self._hessian(xx, self._grad(xx)[1]), x, free, self._lo,
-                              self._hi, edm_goal=self.EDM_GOAL, max_refresh=self.MAX_REFRESH, H=self._hess)
+                              self._hi, edm_goal=self.EDM_GOAL, max_refresh=self.MAX_REFRESH, H=self._hess,
+                              bfgs=not use_exact_hessian(self.fitter.model, free.size), max_iter=80)
         if out is None:
             return None
         self._hess = out.hessian

@@ -176,17 +176,21 @@ def channel_jacobians(lik: Likelihood, theta: np.ndarray):
         params = np.unique(np.concatenate([ent_k[sel_e], k_n[sel_n]]))
         if params.size == 0:
             continue
-        col_of = {int(p): j for j, p in enumerate(params)}
         block = np.zeros((ch.nbins, params.size))
         if sel_e.any():
             rows = m.entry_bin[ent_e[sel_e]] - ch.bin_start
             cols = np.searchsorted(params, ent_k[sel_e])
             block += np.bincount(rows * params.size + cols, weights=ent_v[sel_e],
                                  minlength=block.size).reshape(block.shape)
-        for s_, k_, v_ in zip(s_n[sel_n], k_n[sel_n], v_n[sel_n]):
-            e0, e1 = sample_starts[s_], sample_starts[s_ + 1]
-            rows = m.entry_bin[e0:e1] - ch.bin_start
-            block[rows, col_of[int(k_)]] += v_ * dnu_dN[e0:e1]
+        if sel_n.any():
+            # normalisations: per sample an outer product (its templates) x (its dN/dtheta row)
+            ss, kk, vv = s_n[sel_n], np.searchsorted(params, k_n[sel_n]), v_n[sel_n]
+            for smp in np.unique(ss):
+                mine = ss == smp
+                row = np.bincount(kk[mine], weights=vv[mine], minlength=params.size)  # duplicates summed
+                e0, e1 = sample_starts[smp], sample_starts[smp + 1]
+                cols = np.nonzero(row)[0]
+                block[np.ix_(m.entry_bin[e0:e1] - ch.bin_start, cols)] += np.outer(dnu_dN[e0:e1], row[cols])
         blocks.append(ChannelJacobian(slice(ch.bin_start, ch.bin_start + ch.nbins), params, block))
     return blocks, state
 
