@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-uproot = pytest.importorskip("uproot")
+import uproot
 
 from pycombine.outputs.rootfile import LIMIT_BRANCHES, RootFileWriter, TreeWriter
 from pycombine.outputs.ttree import LEAF_TYPES, FlatTree, write_flat_tree

@@ -68,10 +68,21 @@ class FitResult:
     valid: bool
     free: np.ndarray  # indices of the parameters the minimiser moved
     errors: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (P,) parabolic errors (0 if fixed)
-    covariance: np.ndarray | None = None  # (P, P) in full parameter space (zeros for fixed)
+    #: (n_free, n_free) covariance of the free parameters, rows/columns in the order of ``free``.
+    #: Kept compact: with tens of thousands of BB-lite parameters a (P, P) matrix would not fit in memory.
+    cov_free: np.ndarray | None = None
     edm: float = float("nan")
     nfcn: int = 0
     minuit: object = None
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """(P, P) covariance in the full parameter space (zeros for fixed parameters)."""
+        P = self.values.size
+        cov = np.zeros((P, P))
+        if self.cov_free is not None and self.free.size:
+            cov[np.ix_(self.free, self.free)] = self.cov_free
+        return cov
 
 
 class _Objective:
@@ -216,7 +227,7 @@ class Fitter:
         x0 = self.lik.bb_values(x0)
         if free.size == 0:
             val = self.lik.nll(x0)
-            return FitResult(x0, val, 0, True, free, np.zeros(m.P), np.zeros((m.P, m.P)), 0.0, 1)
+            return FitResult(x0, val, 0, True, free, np.zeros(m.P), np.zeros((0, 0)), 0.0, 1)
         limits = self.limits(state, free)
         z0 = np.clip(x0[free], [l for l, _ in limits], [h for _, h in limits])
         if self.options.newton and not use_exact_hessian(m, free.size):
@@ -262,11 +273,9 @@ class Fitter:
             c = np.linalg.inv(out.hessian)
         except np.linalg.LinAlgError:
             c = np.linalg.pinv(out.hessian)
-        cov = np.zeros((m.P, m.P))
-        cov[np.ix_(free, free)] = c
         errors = np.zeros(m.P)
         errors[free] = np.sqrt(np.maximum(np.diag(c), 0.0))
-        return FitResult(x, out.nll, 0, True, free, errors, cov, out.edm, out.evaluations, None)
+        return FitResult(x, out.nll, 0, True, free, errors, c, out.edm, out.evaluations, None)
 
     def step_sizes(self, state: ParameterState, free: np.ndarray) -> np.ndarray:
         return step_sizes(self.model, state, free)
@@ -347,11 +356,10 @@ class Fitter:
         if fmin is not None and fmin.is_above_max_edm:
             status = 3
         errors = np.zeros(m.P)
-        cov = np.zeros((m.P, m.P))
+        cov = None
         if mn.covariance is not None:
-            c = np.array(mn.covariance)
-            cov[np.ix_(free, free)] = c
-            errors[free] = np.sqrt(np.maximum(np.diag(c), 0.0))
+            cov = np.array(mn.covariance)
+            errors[free] = np.sqrt(np.maximum(np.diag(cov), 0.0))
         return FitResult(x, val, status, valid, free, errors, cov, float(fmin.edm) if fmin else float("nan"),
                          int(mn.nfcn), mn)
 

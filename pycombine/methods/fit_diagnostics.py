@@ -69,6 +69,10 @@ from ..model.hessian import gauss_newton_hessian
 from ..model.likelihood import Dataset, Likelihood
 from ..outputs.console import cpp
 
+#: largest number of parameters for which the BB-lite-extended covariance is built as a dense
+#: matrix (12k x 12k doubles: 1.1 GB); beyond, the BB-lite parameters stay profiled out
+MAX_DENSE_COVARIANCE = 12_000
+
 #: Combine's fits use Minuit error level DELTA68 instead of 0.5: covariances scale by this
 COV_SCALE = 2.0 * DELTA68
 ERR_SCALE = math.sqrt(COV_SCALE)
@@ -184,7 +188,9 @@ class FitSummary:
     status: int  # fit_status: Minuit status of the fit, -1 if it failed
     values: np.ndarray  # (P,) all parameters (BB-lite values filled in)
     errors: np.ndarray  # (P,) Minuit external errors at Combine's error level (0 if not floating)
-    covariance: np.ndarray  # (P, P) covariance at Combine's error level (zeros if not floating)
+    #: (n, n) covariance at Combine's error level of the parameters ``floating`` (in that order);
+    #: compact because a (P, P) matrix would not fit in memory with tens of thousands of BB-lite bins
+    covariance: np.ndarray
     floating: np.ndarray  # indices of the parameters of ``covariance`` (incl. BB-lite once extended)
     nll: float  # absolute NLL (only differences are meaningful)
     nll_min: float  # NLL - NLL0
@@ -195,7 +201,7 @@ class FitSummary:
     bb_extended: bool = False
 
     def correlation(self) -> np.ndarray:
-        c = self.covariance[np.ix_(self.floating, self.floating)]
+        c = self.covariance
         d = np.sqrt(np.maximum(np.diag(c), 0.0))
         with np.errstate(divide="ignore", invalid="ignore"):
             r = c / np.outer(d, d)
@@ -332,17 +338,18 @@ def _summarize(ctx: _Context, name: str, res: FitResult, nll0: float, ok: bool) 
     m = ctx.model
     P = m.P
     errors = np.zeros(P)
-    cov = np.zeros((P, P))
     free = np.asarray(res.free, dtype=int)
+    cov = np.zeros((free.size, free.size))
     mn = res.minuit
     if mn is not None and free.size:
         errors[free] = np.asarray(mn.errors, dtype=float) * ERR_SCALE
         if mn.covariance is not None:
-            cov[np.ix_(free, free)] = np.asarray(mn.covariance, dtype=float) * COV_SCALE
+            cov = np.asarray(mn.covariance, dtype=float) * COV_SCALE
     elif free.size:
         # a Newton fit (large models): the covariance is the inverse Gauss-Newton Hessian
         errors[free] = res.errors[free] * ERR_SCALE
-        cov[np.ix_(free, free)] = res.covariance[np.ix_(free, free)] * COV_SCALE
+        if res.cov_free is not None:
+            cov = res.cov_free * COV_SCALE
     nll = ctx.nll(res.values)
     return FitSummary(
         name=name,
@@ -372,6 +379,12 @@ def extend_covariance_to_bb(ctx: _Context, fit: FitSummary) -> None:
         return
     b = np.nonzero(ctx.analytic)[0]
     f = np.asarray(fit.floating, dtype=int)
+    if b.size + f.size > MAX_DENSE_COVARIANCE:
+        import sys
+
+        sys.stderr.write(f"Warning: {b.size} autoMCStats (BB-lite) parameters are too many for a dense covariance; "
+                         f"the {fit.name} uncertainties leave them out\n")
+        return
     x = fit.values
     lik = ctx.lik_na
 
@@ -398,16 +411,14 @@ def extend_covariance_to_bb(ctx: _Context, fit: FitSummary) -> None:
         Hbb_inv = np.linalg.inv(H_bb)
     except np.linalg.LinAlgError:
         Hbb_inv = np.linalg.pinv(H_bb)
-    C_ff = fit.covariance[np.ix_(f, f)] / COV_SCALE  # errordef-0.5 units, like the Hessian
+    C_ff = fit.covariance / COV_SCALE  # errordef-0.5 units, like the Hessian
     K = Hbb_inv @ H_bf  # (nb, nf)
     C_bf = -K @ C_ff
     C_bb = Hbb_inv + K @ C_ff @ K.T
-    cov = fit.covariance.copy()
-    cov[np.ix_(b, f)] = C_bf * COV_SCALE
-    cov[np.ix_(f, b)] = C_bf.T * COV_SCALE
-    cov[np.ix_(b, b)] = 0.5 * (C_bb + C_bb.T) * COV_SCALE
+    order = np.argsort(np.concatenate([f, b]), kind="stable")
+    cov = np.block([[C_ff, C_bf.T], [C_bf, 0.5 * (C_bb + C_bb.T)]])[np.ix_(order, order)] * COV_SCALE
     fit.covariance = cov
-    fit.floating = np.sort(np.concatenate([f, b]))
+    fit.floating = np.concatenate([f, b])[order]
     fit.errors = fit.errors.copy()
     fit.errors[b] = np.sqrt(np.maximum(np.diag(C_bb), 0.0)) * ERR_SCALE
     fit.bb_extended = True
@@ -714,7 +725,7 @@ def postfit_sampling(ctx: _Context, fit: FitSummary) -> Sampling:
     """
     m = ctx.model
     idx = np.asarray(fit.floating, dtype=int)
-    cov = fit.covariance[np.ix_(idx, idx)]
+    cov = fit.covariance
     cov = 0.5 * (cov + cov.T)
     try:
         L = np.linalg.cholesky(cov)

@@ -173,7 +173,7 @@ def _write_fit(out: RootFileWriter, session, result, fit, name: str, plots: bool
         k = int(np.nonzero(fl == result.poi_index)[0][0])
         lo[k], hi[k] = -result.lo_err, result.hi_err
     _write_fit_result(out, name, names, fit.values[fl], err, lo, hi, fit.status, fit.cov_quality, fit.nll, fit.edm)
-    cov = fit.covariance[np.ix_(fl, fl)]
+    cov = fit.covariance  # rows/columns in the order of ``fit.floating``
     out.th2(f"{name}_covariance", cov, title=f"Covariance matrix of the {name} parameters", classname="TH2D",
             xlabels=names, ylabels=names)
     if plots:
