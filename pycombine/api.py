@@ -174,7 +174,7 @@ class Model:
 
     def _interval(self, fitter: Fitter, state: ParameterState, fix, res, name: str) -> tuple[float, float]:
         """68 % profile-likelihood interval of one parameter by root finding on the profile."""
-        from scipy.optimize import brentq
+        from .fit.roots import brent_root as brentq
 
         m = self.compiled
         i = m.parameter_index(name)

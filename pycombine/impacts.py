@@ -244,8 +244,9 @@ def prefit_info(session, names: list[str]) -> dict[str, dict]:
 def _constraint_minos(session, i: int) -> list[float]:
     """Minimum and ΔNLL = 0.5 crossings of one parameter's constraint term alone (within its
     range; a crossing beyond the range is reported at the range end, as Minos does)."""
-    from scipy.optimize import brentq, minimize_scalar
+    from scipy.optimize import minimize_scalar
 
+    from .fit.roots import brent_root as brentq
     from .model.likelihood import Dataset, Likelihood
 
     m = session.model

@@ -31,10 +31,22 @@ class NewtonResult:
     evaluations: int
 
 
+def _cholesky_solve(A: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """A^-1 g for a positive-definite A (raises LinAlgError otherwise).
+
+    Small systems (counting cards) use numpy alone: importing scipy.linalg costs ~0.1 s, a fifth
+    of a whole small-card command. Large ones use LAPACK's triangular solves through scipy.
+    """
+    if g.size <= 400:
+        L = np.linalg.cholesky(A)
+        return np.linalg.solve(L.T, np.linalg.solve(L, g))
+    from scipy.linalg import cho_factor, cho_solve
+
+    return cho_solve(cho_factor(A, check_finite=False), g, check_finite=False)
+
+
 def newton_step(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, bool] | None:
     """-H^-1 g by Cholesky, damped (H + mu I) when H is not positive definite: (step, damped)."""
-    from scipy.linalg import LinAlgError, cho_factor, cho_solve
-
     n = g.size
     if n == 0:
         return np.zeros(0), False
@@ -42,11 +54,10 @@ def newton_step(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, bool] | None:
     mu = 0.0
     for _ in range(8):
         try:
-            factor = cho_factor(H + mu * np.eye(n) if mu else H, check_finite=False)
-        except (LinAlgError, np.linalg.LinAlgError):
+            step = -_cholesky_solve(H + mu * np.eye(n) if mu else H, g)
+        except (np.linalg.LinAlgError, ValueError):
             mu = 1e-8 * scale if mu == 0 else 100.0 * mu
             continue
-        step = -cho_solve(factor, g, check_finite=False)
         if not np.all(np.isfinite(step)):
             mu = 1e-8 * scale if mu == 0 else 100.0 * mu
             continue

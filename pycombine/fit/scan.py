@@ -277,7 +277,7 @@ def profile_crossing(prof: Profiler, index: int, best: np.ndarray, nll_best: flo
     (the Hesse error), then brackets and refines with Brent's method; every profile is
     warm-started from the nearest point already profiled.
     """
-    from scipy.optimize import brentq
+    from .roots import brent_root as brentq
 
     x0 = float(best[index])
     direction = 1.0 if bound > x0 else -1.0

@@ -1,0 +1,319 @@
+"""Time whole commands the way a user runs them and write a JSON + Markdown report.
+
+    python bench/run.py                      # everything (about 25 minutes on 2 cores)
+    python bench/run.py --quick              # 3 runs, no 50k-bin model (about 4 minutes)
+    python bench/run.py --only cases --only lumi --runs 7
+
+Each command runs in a fresh process (as in a shell script), once as a warm-up and then ``--runs``
+times; the report gives the median wall time, the spread, and the peak resident memory of the
+process tree (``wait4``'s ``ru_maxrss``, the largest over the runs). Suites:
+
+* ``startup``: ``combine --help``, an argument error, and ``python -c "import pycombine"``;
+* ``cases``: every case of the regression suite (``tests/reference/cases.json``), beside the wall
+  time the real Combine needed for it (``combine_wall_s``) and the ratio;
+* ``lumi``: the T′ luminosity-projection loop (8 luminosities x Significance + AsymptoticLimits,
+  16 commands in one bash loop);
+* ``synthetic``: FitDiagnostics and AsymptoticLimits on combinations made by
+  ``bench/generate.py`` with 1k, 10k and 50k bins and 100, 500 and 2000 nuisances (autoMCStats on).
+
+Results go to ``bench/results/<timestamp>.json`` and ``.md`` (and ``latest.json``/``latest.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "tests" / "reference"
+RESULTS = ROOT / "bench" / "results"
+
+#: synthetic combinations: name -> (channels, bins per channel, shape nuisances, lnN nuisances)
+SYNTHETIC = {
+    "1k": (10, 100, 50, 50),
+    "10k": (20, 500, 250, 250),
+    "50k": (50, 1000, 1000, 1000),
+}
+
+#: the targets of the speed issue, in seconds (None: no target, only reported)
+TARGETS = {
+    "small card": 0.5,
+    "hww AsymptoticLimits": 1.0,
+    "tprime FitDiagnostics": 2.0,
+    "startup": 0.3,
+    "10k FitDiagnostics": 10.0,
+    "10k AsymptoticLimits": 20.0,
+    "50k FitDiagnostics": 120.0,
+    "50k AsymptoticLimits": 120.0,
+}
+MEMORY_LIMIT_MB = 4096.0  # for the 50k-bin model
+
+
+@dataclass
+class Timing:
+    suite: str
+    name: str
+    command: str
+    runs: list[float] = field(default_factory=list)
+    peak_rss_mb: float = 0.0
+    combine_s: float | None = None  # the real Combine's wall time, where recorded
+    target_s: float | None = None
+    error: str | None = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs) if self.runs else float("nan")
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["median_s"] = self.median
+        d["ratio"] = (self.combine_s / self.median) if self.combine_s and self.runs else None
+        d["target_met"] = None if self.target_s is None or not self.runs else self.median <= self.target_s
+        return d
+
+
+def run_once(command: str, cwd: Path, env: dict) -> tuple[float, float, int, str]:
+    """(wall seconds, peak RSS in MB of the process tree, exit status, stderr tail) of one run."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    # wait4 gives this child's own resource usage (ru_maxrss: the largest of the shell and the
+    # processes it waited for), where RUSAGE_CHILDREN would accumulate over all earlier runs
+    stderr = p.stderr.read() if p.stderr else b""
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    rss_mb = usage.ru_maxrss / 1024.0  # Linux: kilobytes
+    return wall, rss_mb, p.returncode, stderr.decode(errors="replace")[-400:]
+
+
+def measure(t: Timing, cwd: Path, env: dict, runs: int, warmup: int = 1) -> Timing:
+    for i in range(warmup + runs):
+        wall, rss, rc, err = run_once(t.command, cwd, env)
+        if rc != 0:
+            t.error = f"exit {rc}: {err.strip()}"
+            break
+        t.peak_rss_mb = max(t.peak_rss_mb, rss)
+        if i >= warmup:
+            t.runs.append(wall)
+    status = f"{t.median:8.3f} s" if t.runs else "  FAILED  "
+    extra = f"  (Combine {t.combine_s:.1f} s, x{t.combine_s / t.median:.0f})" if t.combine_s and t.runs else ""
+    print(f"  {t.suite:<9} {t.name:<40} {status}  {t.peak_rss_mb:7.0f} MB{extra}", flush=True)
+    return t
+
+
+# ------------------------------------------------------------------------------------------ suites
+
+def bench_startup(env: dict, runs: int) -> list[Timing]:
+    py = sys.executable
+    out = []
+    for name, cmd in (("combine --help", "combine --help"),
+                      ("argument error", "combine -M NoSuchMethod card.txt"),
+                      ("import pycombine", f"{py} -c 'import pycombine'")):
+        t = Timing("startup", name, cmd, target_s=TARGETS["startup"] if name != "import pycombine" else None)
+        if name == "argument error":
+            # a refused command line must fail fast: time it, accept its exit status 1
+            t = _measure_failing(t, ROOT, env, runs)
+        else:
+            measure(t, ROOT, env, runs)
+        out.append(t)
+    return out
+
+
+def _measure_failing(t: Timing, cwd: Path, env: dict, runs: int) -> Timing:
+    for i in range(1 + runs):
+        wall, rss, rc, _ = run_once(t.command, cwd, env)
+        if rc == 0:
+            t.error = "expected a non-zero exit status"
+            break
+        t.peak_rss_mb = max(t.peak_rss_mb, rss)
+        if i:
+            t.runs.append(wall)
+    print(f"  {t.suite:<9} {t.name:<40} {t.median:8.3f} s  {t.peak_rss_mb:7.0f} MB", flush=True)
+    return t
+
+
+def _case_target(case: dict) -> float | None:
+    if case["id"] == "seed_hww_asym_obs":
+        return TARGETS["hww AsymptoticLimits"]
+    if case["id"] == "seed_tprime_fitdiag":
+        return TARGETS["tprime FitDiagnostics"]
+    if case["group"] in ("counting", "shapes"):
+        return TARGETS["small card"]
+    return None
+
+
+def bench_cases(env: dict, runs: int, work: Path, only: set[str] | None) -> list[Timing]:
+    cases = json.loads((REFERENCE / "cases.json").read_text())["cases"]
+    out = []
+    for case in cases:
+        if only and case["id"] not in only:
+            continue
+        folder = work / "cases" / case["id"]
+        if folder.exists():
+            shutil.rmtree(folder)
+        shutil.copytree(REFERENCE / "cards" / case["folder"], folder)
+        t = Timing("cases", case["id"], case["command"], combine_s=case.get("combine_wall_s"),
+                   target_s=_case_target(case))
+        for cmd in case.get("setup", []):
+            p = subprocess.run(cmd, shell=True, cwd=folder, env=env, capture_output=True, text=True, check=False)
+            if p.returncode:
+                t.error = f"setup failed: {cmd}: {p.stderr.strip()[-300:]}"
+                break
+        if t.error is None:
+            measure(t, folder, env, runs)
+        else:
+            print(f"  cases     {case['id']:<40}   FAILED  {t.error}", flush=True)
+        out.append(t)
+    return out
+
+
+LUMIS = (1, 10, 20, 50, 100, 200, 500, 1000)
+
+
+def bench_lumi(env: dict, runs: int, work: Path) -> list[Timing]:
+    """The T′ luminosity projection as in the tutorial: one bash loop of 16 commands."""
+    cases = {c["id"]: c for c in json.loads((REFERENCE / "cases.json").read_text())["cases"]}
+    case = cases["seed_tprime_lumi10_sig"]
+    folder = work / "lumi"
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(REFERENCE / "cards" / case["folder"], folder)
+    for cmd in case["setup"]:
+        subprocess.run(cmd, shell=True, cwd=folder, env=env, check=True, capture_output=True)
+    loop = (f"set -e; for i in {' '.join(map(str, LUMIS))}; do "
+            "combine combined_search.txt -M Significance --expectSignal 1 -t -1 --setParameters lumi_scale=$i "
+            "-n scale.$i; "
+            "combine combined_search.txt -M AsymptoticLimits --run blind --setParameters lumi_scale=$i -n scale.$i; "
+            "done")
+    t = Timing("lumi", f"{2 * len(LUMIS)}-command luminosity loop", loop, combine_s=None)
+    # Combine's time for the loop: the recorded times of the two lumi = 10 commands, 8 times
+    sig, asym = cases["seed_tprime_lumi10_sig"], cases["seed_tprime_lumi10_blind"]
+    if sig.get("combine_wall_s") and asym.get("combine_wall_s"):
+        t.combine_s = len(LUMIS) * (sig["combine_wall_s"] + asym["combine_wall_s"])
+    return [measure(t, folder, env, runs)]
+
+
+def bench_synthetic(env: dict, runs: int, work: Path, sizes: list[str]) -> list[Timing]:
+    out = []
+    for size in sizes:
+        channels, bins, n_shape, n_lnn = SYNTHETIC[size]
+        folder = work / "synthetic" / size
+        if not (folder / "card.txt").exists():
+            print(f"  generating the {size}-bin model ({channels} channels x {bins} bins, "
+                  f"{n_shape + n_lnn} nuisances)...", flush=True)
+            subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), str(folder),
+                            "--channels", str(channels), "--bins", str(bins), "--shape-nuisances", str(n_shape),
+                            "--lnn-nuisances", str(n_lnn), "--auto-mc-stats"], check=True, capture_output=True)
+        for method in ("FitDiagnostics", "AsymptoticLimits"):
+            name = f"{size} bins x {n_shape + n_lnn} nuisances {method}"
+            t = Timing("synthetic", name, f"combine -M {method} card.txt", target_s=TARGETS.get(f"{size} {method}"))
+            out.append(measure(t, folder, env, runs))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ report
+
+def machine() -> dict:
+    import numpy
+
+    return {
+        "date": _dt.datetime.now().isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                 text=True, check=False).stdout.strip(),
+    }
+
+
+def markdown(timings: list[Timing], info: dict, runs: int) -> str:
+    lines = [f"# pycombine benchmark ({info['date']}, commit {info['commit'] or '?'})", "",
+             f"{info['cpus']} CPUs, Python {info['python']}, numpy {info['numpy']}; median of {runs} runs "
+             "after one warm-up; peak RSS of the process tree.", "",
+             "| suite | command | pycombine (s) | Combine (s) | speed-up | peak RSS (MB) | target |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    for t in timings:
+        med = f"{t.median:.3f}" if t.runs else "failed"
+        comb = f"{t.combine_s:.1f}" if t.combine_s else ""
+        ratio = f"{t.combine_s / t.median:.0f}x" if t.combine_s and t.runs else ""
+        if t.target_s is None or not t.runs:
+            target = ""
+        else:
+            target = f"≤ {t.target_s:g} s {'met' if t.median <= t.target_s else '**not met**'}"
+        lines.append(f"| {t.suite} | {t.name} | {med} | {comb} | {ratio} | {t.peak_rss_mb:.0f} | {target} |")
+    big = [t for t in timings if t.suite == "synthetic" and t.name.startswith("50k") and t.runs]
+    if big:
+        ok = all(t.peak_rss_mb <= MEMORY_LIMIT_MB for t in big)
+        lines += ["", f"50k-bin model memory: {max(t.peak_rss_mb for t in big):.0f} MB "
+                      f"({'within' if ok else '**above**'} {MEMORY_LIMIT_MB:.0f} MB)."]
+    failed = [t for t in timings if t.error]
+    if failed:
+        lines += ["", "Failures:"] + [f"- {t.name}: {t.error}" for t in failed]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=None, help="timed runs per command (default 5; --quick: 3)")
+    ap.add_argument("--quick", action="store_true", help="3 runs, synthetic models 1k and 10k only")
+    ap.add_argument("--only", action="append", choices=["startup", "cases", "lumi", "synthetic"],
+                    help="run only these suites (repeatable)")
+    ap.add_argument("--case", action="append", help="only these reference cases (repeatable)")
+    ap.add_argument("--sizes", default=None, help="synthetic models, comma separated (default 1k,10k,50k)")
+    ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one; "
+                    "the synthetic models are cached in bench/results/synthetic)")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    a = ap.parse_args(argv)
+    runs = a.runs or (3 if a.quick else 5)
+    sizes = (a.sizes.split(",") if a.sizes else (["1k", "10k"] if a.quick else list(SYNTHETIC)))
+    unknown = [s for s in sizes if s not in SYNTHETIC]
+    if unknown:
+        ap.error(f"unknown synthetic size(s) {unknown}; known: {', '.join(SYNTHETIC)}")
+    suites = set(a.only or ["startup", "cases", "lumi", "synthetic"])
+
+    # the console scripts next to this interpreter come first, like in an activated venv
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    if not shutil.which("combine", path=env["PATH"]):
+        sys.stderr.write("bench/run.py: no `combine` on PATH; install pycombine first (pip install .)\n")
+        return 1
+
+    a.out.mkdir(parents=True, exist_ok=True)
+    timings: list[Timing] = []
+    with tempfile.TemporaryDirectory(prefix="pycombine-bench-") as tmp:
+        work = a.work or Path(tmp)
+        print(f"median of {runs} runs after a warm-up; peak RSS of the process tree")
+        if "startup" in suites:
+            timings += bench_startup(env, runs)
+        if "cases" in suites:
+            timings += bench_cases(env, runs, work, set(a.case) if a.case else None)
+        if "lumi" in suites:
+            timings += bench_lumi(env, runs, work)
+        if "synthetic" in suites:
+            timings += bench_synthetic(env, runs, a.out, sizes)
+
+    info = machine()
+    report = {"machine": info, "runs": runs, "timings": [t.as_dict() for t in timings]}
+    stamp = info["date"].replace(":", "").replace("-", "")
+    for stem in (stamp, "latest"):
+        (a.out / f"{stem}.json").write_text(json.dumps(report, indent=1) + "\n")
+        (a.out / f"{stem}.md").write_text(markdown(timings, info, runs))
+    print(f"\nwritten {a.out / (stamp + '.json')} and {a.out / (stamp + '.md')}")
+    return 1 if any(t.error for t in timings) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
