@@ -286,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # the console scripts next to this interpreter come first, like in an activated venv
     env = dict(os.environ)
+    # as on a user's machine, Python may cache compiled modules (the warm-up run writes them);
+    # without this every run would recompile pycombine from source (~0.05 s)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     if not shutil.which("combine", path=env["PATH"]):
         sys.stderr.write("bench/run.py: no `combine` on PATH; install pycombine first (pip install .)\n")

@@ -7,6 +7,7 @@ option messages, the text2workspace output, then the method's block.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from types import SimpleNamespace
@@ -134,6 +135,40 @@ def banner(opts: RunOptions, random: bool = False) -> None:
         print(f">>> Random number generator seed is {opts.seed}")
 
 
+#: ``--X-rtd`` switches that change what pycombine does; every other one tunes RooFit or Minuit
+#: internals pycombine does not have, and is accepted with a note on stderr
+RUNTIME_DEFINES_USED = {
+    "MINIMIZER_no_analytic": "autoMCStats (BB-lite) parameters are minimised numerically, not analytically",
+    "longName": "the fitDiagnostics file name carries the mass and toy tags",
+}
+
+
+def runtime_define(opts, name: str) -> int:
+    """Value of ``--X-rtd name[=value]`` (1 without a value, C ``atoi`` of the value, 0 if absent);
+    the last occurrence wins, as in Combine's ``runtimedef::set``."""
+    out = 0
+    for item in getattr(opts, "x_rtd", ()) or ():
+        key, eq, value = item.partition("=")
+        if key == name:
+            digits = re.match(r"\s*[+-]?\d+", value) if eq else None
+            out = (int(digits.group()) if digits else 0) if eq else 1
+    return out
+
+
+def runtime_defines(opts: RunOptions) -> None:
+    """Combine's ``--X-rtd name[=value]`` handling: its ``-v`` lines, plus what they mean here."""
+    for item in getattr(opts, "x_rtd", ()) or ():
+        name, eq, value = item.partition("=")
+        if opts.verbose > 0:
+            if eq:
+                digits = re.match(r"\s*[+-]?\d+", value)  # C atoi: the leading integer, 0 if none
+                print(f"Setting runtime-define {name} to {int(digits.group()) if digits else 0}")
+            else:
+                print(f"Turning on runtime-define {name}")
+        if name not in RUNTIME_DEFINES_USED:
+            sys.stderr.write(f"Note: --X-rtd {item} has no effect in pycombine (it tunes RooFit/Minuit internals)\n")
+
+
 def run_combine(opts: RunOptions) -> int:
     """Run one combine command line; returns the exit status."""
     path = datacard_path(opts)
@@ -157,6 +192,7 @@ def run_combine(opts: RunOptions) -> int:
     for line in method.option_messages(opts):
         print(line)
     print(f">>> Method used is {opts.method}")
+    runtime_defines(opts)
     card, model = load(path, opts)
     for line in model.build_log:
         print(line)

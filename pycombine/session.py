@@ -62,7 +62,9 @@ class Session:
             strategy=int(getattr(opts, "cmin_strategy", 1)),
             tolerance=float(getattr(opts, "cmin_tolerance", 0.1)),
         )
-        self.analytic_bb = not any("MINIMIZER_no_analytic" in x for x in getattr(opts, "x_rtd", ()))
+        from .runner import runtime_define
+
+        self.analytic_bb = not runtime_define(opts, "MINIMIZER_no_analytic")
         self.toys = int(getattr(opts, "toys", 0) or 0)
         self._apply_options()
 

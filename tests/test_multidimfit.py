@@ -226,3 +226,14 @@ def test_fit_converges_on_a_limit():
         mn = fitter._run_migrad(Quadratic(), np.array(start), limits, np.array([0.1, 0.1]), 1)
         assert mn.valid
         assert np.allclose(mn.values, want, atol=2e-2)
+
+
+def test_chi2_survival_matches_scipy():
+    """quantileExpected of scan points: our closed-form chi2 tail equals scipy.special.chdtrc."""
+    from scipy.special import chdtrc
+
+    from pycombine.fit.scan import chi2_survival
+
+    for k in range(1, 7):
+        for q in (1e-6, 0.01, 0.5, 1.0, 3.84, 10.0, 50.0, 200.0):
+            assert abs(chi2_survival(q, k) - chdtrc(k, q)) <= 1e-13 * chdtrc(k, q) + 1e-300

@@ -373,3 +373,44 @@ def test_flag_options_take_no_value(card):
 def test_console_script_is_the_one_next_to_the_interpreter():
     assert (Path(bin_dir()) / "combine").exists()
     assert Path(bin_dir()) == Path(sys.executable).parent
+
+
+# ----------------------------------------------------------------------------------- --X-rtd
+def test_runtime_define_values():
+    """Combine's ``--X-rtd name[=value]``: no value means 1, the value is C atoi, the last one wins."""
+    from types import SimpleNamespace
+
+    from pycombine.runner import runtime_define
+
+    opts = SimpleNamespace(x_rtd=("A", "B=0", "C=7abc", "D=x", "B=3", "E=-2"))
+    assert [runtime_define(opts, k) for k in "ABCDEF"] == [1, 3, 7, 0, -2, 0]
+
+
+def test_x_rtd_lines_and_notes(card):
+    """-v 1 prints Combine's runtime-define lines after 'Method used'; switches that only tune RooFit
+    internals get a note on stderr; MINIMIZER_no_analytic=0 keeps the analytic BB-lite profiling."""
+    p = combine(card.parent, "-M", "AsymptoticLimits", "card.txt", "-v", "1",
+                "--X-rtd", "ADDNLL_RECURSIVE=0", "--X-rtd", "MINIMIZER_no_analytic=0", "--X-rtd", "FITTER_NEW_CROSSING_ALGO")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    i = lines.index(">>> Method used is AsymptoticLimits")
+    assert lines[i + 1 : i + 4] == ["Setting runtime-define ADDNLL_RECURSIVE to 0",
+                                    "Setting runtime-define MINIMIZER_no_analytic to 0",
+                                    "Turning on runtime-define FITTER_NEW_CROSSING_ALGO"]
+    notes = [l for l in p.stderr.splitlines() if l.startswith("Note: --X-rtd")]
+    assert [n.split()[2] for n in notes] == ["ADDNLL_RECURSIVE=0", "FITTER_NEW_CROSSING_ALGO"]
+    # without -v: no runtime-define lines on stdout
+    q = combine(card.parent, "-M", "AsymptoticLimits", "card.txt", "--X-rtd", "ADDNLL_RECURSIVE=0")
+    assert "runtime-define" not in q.stdout
+
+
+@pytest.mark.parametrize(("switch", "analytic"), [((), True), (("MINIMIZER_no_analytic",), False),
+                                                  (("MINIMIZER_no_analytic=0",), True)])
+def test_minimizer_no_analytic_switch(switch, analytic):
+    """MINIMIZER_no_analytic (value 1) turns the analytic BB-lite minimisation off; =0 keeps it."""
+    from pycombine.runner import RunOptions, load
+    from pycombine.session import Session
+
+    opts = RunOptions.defaults(x_rtd=switch)
+    _, spec = load(str(Path(__file__).resolve().parents[1] / "datacards/shapes/simple-shapes-TH1.txt"), opts)
+    assert Session(spec, opts, out=lambda *a: None).analytic_bb is analytic

@@ -413,11 +413,27 @@ def chi2_quantile(delta_nll: float, ndof: int) -> float:
     ``deltaNLL`` is a C ``float`` in Combine, so the probability is computed from the float32
     value.
     """
-    from scipy.special import chdtrc  # scipy.stats costs 0.3 s to import
-
     q = 2.0 * float(np.float32(delta_nll))
     if ndof <= 0:
         return 0.0 if q > 0 else 1.0
     if q <= 0:
         return 1.0
-    return float(chdtrc(ndof, q))
+    return chi2_survival(q, int(ndof))
+
+
+def chi2_survival(q: float, ndof: int) -> float:
+    """P(chi2 with ``ndof`` degrees of freedom > ``q``), closed form for integer ``ndof``.
+
+    Q(k/2, q/2) by the recurrence Q(a + 1, y) = Q(a, y) + y^a e^-y / Gamma(a + 1), started from
+    Q(1, y) = e^-y (even k) or Q(1/2, y) = erfc(sqrt(y)) (odd k). Written out instead of calling
+    scipy.special.chdtrc: importing scipy.special costs ~0.15 s, a third of a small grid scan.
+    """
+    y = 0.5 * q
+    if ndof % 2:
+        total, a = math.erfc(math.sqrt(y)), 0.5
+    else:
+        total, a = math.exp(-y), 1.0
+    while a + 1.0 <= 0.5 * ndof:
+        total += math.exp(a * math.log(y) - y - math.lgamma(a + 1.0))
+        a += 1.0
+    return min(total, 1.0)

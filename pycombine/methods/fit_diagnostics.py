@@ -875,7 +875,9 @@ STAGE_SEEDS = {"prefit": 1, "fit_b": 2, "fit_s": 3}
 def fit_diagnostics_path(session, opt: FitDiagnosticsOptions) -> str:
     """``<out>/fitDiagnostics<name>.root`` (``--X-rtd longName``: with the mass/toy tags)."""
     name = session.opts.name
-    long_name = any(x.split("=")[0] == "longName" for x in getattr(session.opts, "x_rtd", ()) or ())
+    from ..runner import runtime_define
+
+    long_name = bool(runtime_define(session.opts, "longName"))
     base = f"fitDiagnostics{name}"
     if long_name:
         higgs = session.output_filename("FitDiagnostics")
