@@ -44,7 +44,7 @@ OPTIONS: list[Opt] = [
     _o("-H --hintMethod", "hint_method", "str", "", "Run a hint method first (not supported)"),
     _o("-L --LoadLibrary", "load_library", "multi", (), "Load a library (ignored: no ROOT)"),
     _o("--keyword-value", "keyword_value", "multi", (), "WORD=VALUE: replace $WORD in the datacard and extend the file name"),
-    _o("--X-rtd", "x_rtd", "multi", (), "Run-time switches (accepted and ignored)"),
+    _o("--X-rtd", "x_rtd", "multi", (), "Run-time switch NAME[=VALUE] (used: MINIMIZER_no_analytic, longName; others only tune RooFit)"),
     _o("--text2workspace", "text2workspace", "str", "", "Extra text2workspace options (e.g. --channel-masks)"),
     _o("--toysFile", "toys_file", "str", "", "Read toys from this file"),
     # ------------------------------------------------------------------ model / parameters

@@ -746,7 +746,21 @@ def postfit_sampling(ctx: _Context, fit: FitSummary) -> Sampling:
 
 def prefit_sampling(session, dataset: Dataset, values: np.ndarray, names: list[str]) -> Sampling:
     """Nuisances drawn independently from their constraint pdfs (Combine's ``ToySampler``)."""
-    from scipy.special import gammaincinv, ndtr, ndtri
+    # scipy.special is imported only when a non-Gaussian constraint needs it (0.1 s of import)
+    def ndtr(z):
+        from scipy.special import ndtr as f
+
+        return f(z)
+
+    def ndtri(p):
+        from scipy.special import ndtri as f
+
+        return f(p)
+
+    def gammaincinv(k, p):
+        from scipy.special import gammaincinv as f
+
+        return f(k, p)
 
     m = session.model
     idx, sig, transforms = [], [], []
