@@ -21,6 +21,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import TextIO
 
 from ..errors import DatacardError
@@ -64,14 +65,27 @@ class Statement:
 
 
 # ---------------------------------------------------------------------------------- grammar
+def _grammar_text() -> str:
+    """The datacard grammar, from the installed package or, in a source checkout, from grammar/.
+
+    An installed pycombine ships grammar/ as the subpackage ``pycombine.grammar``. Running from a
+    checkout (``python -m pytest`` puts the checkout's ``pycombine/`` first on sys.path, even next to
+    an installed copy) has no such subpackage: the grammar is then the top-level grammar/ folder.
+    """
+    from importlib import resources
+
+    try:
+        return resources.files("pycombine.grammar").joinpath("datacard.lark").read_text()
+    except ModuleNotFoundError:
+        return (Path(__file__).resolve().parents[2] / "grammar" / "datacard.lark").read_text()
+
+
 @lru_cache(maxsize=1)
 def _parser():
     """The Lark LALR parser, built once per process (lark is imported lazily: it costs ~30 ms)."""
-    from importlib import resources
-
     import lark
 
-    grammar = resources.files("pycombine.grammar").joinpath("datacard.lark").read_text()
+    grammar = _grammar_text()
     options = dict(start=["header", "body"], parser="lalr", lexer="contextual", propagate_positions=True,
                    maybe_placeholders=False)
     try:
