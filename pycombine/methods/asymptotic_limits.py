@@ -22,7 +22,7 @@ from ..fit.asymptotic import (
     expected_limits,
     observed_limit,
 )
-from ..fit.minimize import free_indices, use_exact_hessian
+from ..fit.minimize import free_indices
 from ..fit.newton import newton_minimize
 from ..model.hessian import gauss_newton_hessian
 
@@ -147,23 +147,12 @@ class ModelNLL:
         val, g, _ = self.fitter.lik.evaluate(x, grad=True)
         return float(val), g[self._free]
 
-    def _hessian(self, x: np.ndarray, g0: np.ndarray) -> np.ndarray:
-        """Forward differences of the analytic gradient (one gradient per free parameter), or the
-        analytic Gauss-Newton matrix for large models (see pycombine.model.hessian)."""
-        free = self._free
-        n = free.size
-        if not use_exact_hessian(self.fitter.model, n):
-            return gauss_newton_hessian(self.fitter.lik, x, free)
-        H = np.empty((n, n))
-        for j in range(n):
-            i = free[j]
-            h = 1e-5 * max(1.0, abs(x[i]))
-            if x[i] + h >= self._hi[j]:
-                h = -h
-            xp = x.copy()
-            xp[i] += h
-            H[j] = (self._grad(xp)[1] - g0) / h
-        return 0.5 * (H + H.T)
+    def _hessian(self, x: np.ndarray) -> np.ndarray:
+        """The analytic Gauss-Newton matrix (pycombine.model.hessian); newton_minimize refines it
+        by BFGS updates. It costs one Jacobian, where differences of the gradient would cost one
+        NLL evaluation per free parameter; the profile fits only need it to converge, the limits
+        depend on the minima alone."""
+        return gauss_newton_hessian(self.fitter.lik, x, self._free)
 
     def _newton(self, x: np.ndarray, r: float) -> PoiFit | None:
         """Conditional minimum at r by projected Newton steps (pycombine.fit.newton), reusing the
@@ -173,9 +162,8 @@ class ModelNLL:
         x[self.ir] = r
         if free.size == 0:
             return PoiFit(self.fitter.nll(x), r, 0.0, x, True)
-        out = newton_minimize(self._grad, lambda xx: self._hessian(xx, self._grad(xx)[1]), x, free, self._lo,
-                              self._hi, edm_goal=self.EDM_GOAL, max_refresh=self.MAX_REFRESH, H=self._hess,
-                              bfgs=not use_exact_hessian(self.fitter.model, free.size), max_iter=80)
+        out = newton_minimize(self._grad, self._hessian, x, free, self._lo, self._hi, edm_goal=self.EDM_GOAL,
+                              max_refresh=self.MAX_REFRESH, H=self._hess, bfgs=True, max_iter=80)
         if out is None:
             return None
         self._hess = out.hessian
