@@ -1,7 +1,7 @@
 """Minimisation of the NLL with iminuit (Minuit2's Migrad, like Combine's CascadeMinimizer).
 
-The likelihood supplies its analytic gradient; the Hessian given to Minuit is the finite
-difference of that gradient (2 gradient calls per free parameter instead of Minuit's n^2
+The likelihood supplies its analytic gradient; the Hessian given to Minuit is the forward
+difference of that gradient (one gradient call per free parameter instead of Minuit's n^2
 function calls). Combine's conventions are kept: errordef 0.5, strategy 1 and tolerance 0.1 by
 default (Migrad stops when EDM < 0.002 * tol * errordef), the NLL is offset by its value at the
 starting point (``--cminSetZeroPoint``), and a failed Migrad is retried with strategy 2.

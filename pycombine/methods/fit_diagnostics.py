@@ -64,6 +64,7 @@ from ..fit.minimize import (
     ParameterState,
     use_exact_hessian,
 )
+from ..fit.warm import warm_fitter
 from ..model.compile import CompiledModel
 from ..model.hessian import gauss_newton_hessian
 from ..model.likelihood import Dataset, Likelihood
@@ -591,23 +592,25 @@ def _poi_interval(ctx: _Context, st_s: ParameterState, fit_res: FitResult, fs: F
     r_err = float(fs.errors[ir])
     lo_b, hi_b = float(st_s.lo[ir]), float(st_s.hi[ir])
     if opt.robust_fit:
+        fitter = warm_fitter(ctx.robust_fitter, st_s, fit_res.values)
         level = fit_res.nll + DELTA68
         kw = dict(step_size=opt.step_size, crossing_tolerance=opt.crossing_tolerance,
                   max_failed_steps=opt.max_failed_steps)
-        hi68 = robust_crossing(ctx.robust_fitter, st_s, fit_res, ir, level, r_hat, hi_b, **kw)
-        lo68 = robust_crossing(ctx.robust_fitter, st_s, fit_res, ir, level, r_hat, lo_b, **kw)
+        hi68 = robust_crossing(fitter, st_s, fit_res, ir, level, r_hat, hi_b, **kw)
+        lo68 = robust_crossing(fitter, st_s, fit_res, ir, level, r_hat, lo_b, **kw)
         if opt.do95:
             level95 = fit_res.nll + DELTA95
             hi_start = r_hat if math.isnan(hi68) else hi68
             hi_bound = max(hi_b, r_hat if math.isnan(hi68 * 2 - r_hat) else hi68 * 2 - r_hat)
-            res.hi95 = robust_crossing(ctx.robust_fitter, st_s, fit_res, ir, level95, hi_start, hi_bound, **kw)
+            res.hi95 = robust_crossing(fitter, st_s, fit_res, ir, level95, hi_start, hi_bound, **kw)
             lo_start = r_hat if math.isnan(lo68) else lo68
-            res.lo95 = robust_crossing(ctx.robust_fitter, st_s, fit_res, ir, level95, lo_start, lo_b, **kw)
+            res.lo95 = robust_crossing(fitter, st_s, fit_res, ir, level95, lo_start, lo_b, **kw)
         top = hi68 if not math.isnan(hi68) else r_hat
         bottom = lo68 if not math.isnan(lo68) else r_hat
         return r_hat - bottom, top - r_hat
     if opt.minos in ("poi", "all"):
-        iv = minos_interval(ctx.fitter, st_s, fit_res, ir, DELTA68, scale=r_err / ERR_SCALE if r_err > 0 else None,
+        fitter = warm_fitter(ctx.fitter, st_s, fit_res.values)
+        iv = minos_interval(fitter, st_s, fit_res, ir, DELTA68, scale=r_err / ERR_SCALE if r_err > 0 else None,
                             strategy=ctx.profile_strategy)
         # errors are measured from the reported best fit (after Hesse's re-minimisation); a side
         # Minos cannot determine falls back to the parabolic error, as Minuit2 reports it

@@ -1,0 +1,117 @@
+"""Profile fits warm-started with a known Hessian.
+
+Migrad starts every fit by computing the Hessian at its starting point and, with strategy 1,
+often again at the end. A series of profile fits around one minimum (impacts, the intervals of
+MultiDimFit ``--algo singles``) can instead reuse the Hessian of the NLL at the best fit in all
+floating parameters: :func:`full_hessian` computes it once, :class:`WarmFitter` hands the part
+each fit needs to Migrad.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..model.likelihood import Likelihood
+from .minimize import Fitter, ParameterState, use_exact_hessian
+
+__all__ = ["WarmFitter", "full_hessian", "warm_fitter"]
+
+
+def full_hessian(model, data, values: np.ndarray, floating: np.ndarray, lo: np.ndarray | None = None,
+                 hi: np.ndarray | None = None, step: float = 1e-4) -> np.ndarray:
+    """Hessian (P, P) of the NLL in every floating parameter, BB-lite ones included.
+
+    Differences of the analytic gradient of the likelihood with all parameters explicit (no
+    analytic Barlow-Beeston profiling): central, or one-sided next to a range end ``lo``/``hi``
+    (a POI fitted at its limit). Zero rows for fixed parameters.
+    """
+    lik = Likelihood(model, data, analytic_bb=False)
+    idx = np.nonzero(floating)[0]
+    H = np.zeros((model.P, model.P))
+    x = np.asarray(values, dtype=float)
+    lo = np.full(model.P, -np.inf) if lo is None else lo
+    hi = np.full(model.P, np.inf) if hi is None else hi
+    g0 = None
+    rows = np.empty((idx.size, idx.size))
+    for k, j in enumerate(idx):  # one pair of gradients per parameter (P ~ 100), not per bin
+        h = step * max(1.0, abs(x[j]))
+        up, down = x.copy(), x.copy()
+        if x[j] + h <= hi[j]:
+            up[j] += h
+        if x[j] - h >= lo[j]:
+            down[j] -= h
+        if up[j] == down[j]:  # a range narrower than the step
+            rows[k] = 0.0
+            continue
+        if g0 is None and (up[j] == x[j] or down[j] == x[j]):
+            g0 = lik.evaluate(x, grad=True)[1][idx]
+        gu = g0 if up[j] == x[j] else lik.evaluate(up, grad=True)[1][idx]
+        gd = g0 if down[j] == x[j] else lik.evaluate(down, grad=True)[1][idx]
+        rows[k] = (gu - gd) / (up[j] - down[j])
+    rows = np.where(np.isfinite(rows), rows, 0.0)
+    H[np.ix_(idx, idx)] = 0.5 * (rows + rows.T)
+    return H
+
+
+class WarmFitter(Fitter):
+    """A :class:`~pycombine.fit.minimize.Fitter` whose Migrad runs are seeded with a known Hessian.
+
+    Migrad starts by computing the Hessian at the starting point (here one gradient per free
+    parameter) and often repeats it at the end; for profile fits started next to their minimum
+    that is most of the cost. The Hessian of the NLL at the best fit, with the fixed parameters
+    removed and the analytically profiled Barlow-Beeston parameters integrated out (a Schur
+    complement), is an accurate metric for these fits; Migrad's variable-metric updates and its
+    EDM test still decide convergence on the true gradient, so the minimum is the same (on the
+    H->WW card the crossings agree with exact-Hessian fits to 3e-8 and the impacts to 5e-6).
+    """
+
+    def __init__(self, *args, hessian: np.ndarray, floating: np.ndarray, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._H = hessian
+        self._floating = np.nonzero(floating)[0]
+        self._fixed: frozenset = frozenset()
+        self._cache: dict = {}
+
+    def minimize(self, state, fixed=None, hesse=False, strategy=None):
+        self._fixed = frozenset((fixed or {}).keys())
+        return super().minimize(state, fixed, hesse=hesse, strategy=strategy)
+
+    def _effective_hessian(self, free: np.ndarray) -> np.ndarray:
+        key = (free.tobytes(), self._fixed)
+        He = self._cache.get(key)
+        if He is None:
+            H = self._H
+            fs = set(free.tolist())
+            out = np.array([j for j in self._floating if j not in fs and j not in self._fixed], dtype=int)
+            He = H[np.ix_(free, free)]
+            if out.size:  # parameters profiled analytically: integrate them out
+                Hfo = H[np.ix_(free, out)]
+                try:
+                    He = He - Hfo @ np.linalg.solve(H[np.ix_(out, out)], Hfo.T)
+                except np.linalg.LinAlgError:
+                    pass
+            He = 0.5 * (He + He.T)
+            self._cache = {key: He}
+        return He
+
+    def _run_migrad(self, obj, z0, limits, steps, strategy):
+        He = self._effective_hessian(np.asarray(obj.free))
+        if np.all(np.isfinite(He)) and np.all(np.diag(He) > 0):
+            obj.hessian = lambda z, step=1e-5, _H=He: _H.copy()
+        return super()._run_migrad(obj, z0, limits, steps, strategy)
+
+
+def warm_fitter(fitter: Fitter, state: ParameterState, best: np.ndarray) -> Fitter:
+    """A :class:`WarmFitter` with ``fitter``'s settings, seeded with the Hessian at ``best``.
+
+    For the profile fits of an interval search. Models too large for exact Hessians are fitted
+    by Newton steps on the Gauss-Newton matrix instead (:class:`~pycombine.fit.minimize.Fitter`),
+    so ``fitter`` itself is returned for them.
+    """
+    floating = ~state.frozen
+    if not use_exact_hessian(fitter.model, int(floating.sum())):
+        return fitter
+    H = full_hessian(fitter.model, fitter.data, best, floating, state.lo, state.hi)
+    return WarmFitter(fitter.model, fitter.data, fitter.options, remove_bounds=fitter.remove_bounds,
+                      analytic_bb=fitter.lik.analytic_bb, keep_range=np.nonzero(fitter.keep_range)[0],
+                      hessian=H, floating=floating)
