@@ -25,6 +25,7 @@ flags) and the best fit.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
@@ -52,6 +53,7 @@ __all__ = [
     "half_chi2_quantile",
     "minos_interval",
     "robust_crossing",
+    "stepping_crossing",
 ]
 
 
@@ -255,34 +257,33 @@ def minos_interval(
                     prof.best_values if better else None)
 
 
-def robust_crossing(
-    fitter: Fitter,
-    state: ParameterState,
-    best: FitResult,
-    index: int,
+#: profile(x, start) -> (converged, NLL, parameters): one profile fit with the parameter at x
+ProfileFit = Callable[[float, np.ndarray], tuple[bool, float, np.ndarray]]
+
+
+def stepping_crossing(
+    profile: ProfileFit,
     level: float,
     start: float,
     bound: float,
+    values: np.ndarray,
     step_size: float = 0.1,
     crossing_tolerance: float = 1e-4,
     max_failed_steps: int = 5,
-    start_values: np.ndarray | None = None,
 ) -> float:
-    """Combine's ``FitterAlgoBase::findCrossing``: the parameter value where the profiled NLL
+    """Combine's ``FitterAlgoBase::findCrossing`` on any profile fit: where the profiled NLL
     reaches the absolute value ``level`` between ``start`` and ``bound`` (nan if not found).
 
-    ``fitter`` should carry the robust-fit minimiser settings (``--setRobustFitStrategy`` ...).
+    Steps by ``step_size * (bound - start)``, each profile fit starting from the last accepted
+    point (``values`` for the first); an overshoot takes the step back and shrinks it by 0.3, a
+    step in the wrong direction by more than 0.1 (round-off) halves it, a failed fit returns to
+    the last accepted point and halves the step. Stops with Combine's interpolation once
+    ``|NLL - level| < 4 * crossing_tolerance``, when the step falls below
+    ``crossing_tolerance * step_size * max(1, bound - x)`` (checked after failed fits too: the
+    C++ loop is a do-while), or after ``max_failed_steps`` failures in a row.
     """
-    def profile(x: float, values: np.ndarray) -> tuple[bool, float, np.ndarray]:
-        st = state.copy()
-        st.values = values.copy()
-        st.values[index] = x
-        res = fitter.minimize(st, {index: x})
-        return bool(res.valid) and res.nll < 1e8, float(res.nll), res.values.copy()
-
     r_inc = step_size * (bound - start)
-    current = (best.values if start_values is None else start_values).copy()
-    ok, here, current = profile(start, current)
+    ok, here, current = profile(start, np.array(values, dtype=float))
     if not ok:
         return float("nan")
     checkpoint = current.copy()
@@ -303,25 +304,53 @@ def robust_crossing(
             current = checkpoint.copy()
             x -= r_inc
             r_inc *= 0.5
-            continue
-        nfail = 0
-        current = vals
-        there, here = here, val
-        if abs(here - level) < 4 * crossing_tolerance:
-            # Combine's interpolation (it mixes NLL and parameter units; the term is < 4e-4)
-            return x + (level - here) * (level - there) / (here - there) if here != there else x
-        if here > level:
-            x -= r_inc
-            r_inc *= 0.3
-            current = checkpoint.copy()
-        elif (here - there) * (level - there) < 0 and abs(here - there) > 0.1:
-            current = checkpoint.copy()
-            x -= r_inc
-            r_inc *= 0.5
         else:
-            checkpoint = current.copy()
+            nfail = 0
+            current = vals
+            there, here = here, val
+            if abs(here - level) < 4 * crossing_tolerance:
+                # Combine's interpolation (it mixes NLL and parameter units; the term is < 4e-4)
+                return x + (level - here) * (level - there) / (here - there) if here != there else x
+            if here > level:
+                x -= r_inc
+                r_inc *= 0.3
+                current = checkpoint.copy()
+            elif (here - there) * (level - there) < 0 and abs(here - there) > 0.1:
+                current = checkpoint.copy()
+                x -= r_inc
+                r_inc *= 0.5
+            else:
+                checkpoint = current.copy()
         if not abs(r_inc) > crossing_tolerance * step_size * max(1.0, bound - x):
             break
     if abs(here - level) > 0.01:
         return float("nan")
     return last_x
+
+
+def robust_crossing(
+    fitter: Fitter,
+    state: ParameterState,
+    best: FitResult,
+    index: int,
+    level: float,
+    start: float,
+    bound: float,
+    step_size: float = 0.1,
+    crossing_tolerance: float = 1e-4,
+    max_failed_steps: int = 5,
+    start_values: np.ndarray | None = None,
+) -> float:
+    """:func:`stepping_crossing` with the profile fits of ``fitter`` (FitDiagnostics ``--robustFit``).
+
+    ``fitter`` should carry the robust-fit minimiser settings (``--setRobustFitStrategy`` ...).
+    """
+    def profile(x: float, values: np.ndarray) -> tuple[bool, float, np.ndarray]:
+        st = state.copy()
+        st.values = values.copy()
+        st.values[index] = x
+        res = fitter.minimize(st, {index: x})
+        return bool(res.valid) and res.nll < 1e8, float(res.nll), res.values.copy()
+
+    values = best.values if start_values is None else start_values
+    return stepping_crossing(profile, level, start, bound, values, step_size, crossing_tolerance, max_failed_steps)

@@ -24,6 +24,7 @@ from ..model.likelihood import BAD_NLL
 
 #: half the 68 % quantile of chi2(1): Combine's "1 sigma" NLL rise (spec item 9), one definition
 from .intervals import DELTA68 as DELTA_NLL_68  # noqa: E402,F401  (re-exported)
+from .intervals import stepping_crossing
 from .minimize import FitResult, Fitter, ParameterState
 
 #: half the 95 % quantile of chi2(1)
@@ -348,63 +349,13 @@ def profile_crossing(prof: Profiler, index: int, best: np.ndarray, nll_best: flo
 def find_crossing(prof: Profiler, index: int, level: float, start: float, bound: float, values: np.ndarray,
                   step_size: float = 0.1, crossing_tolerance: float = 1e-4, max_failed_steps: int = 5,
                   strategy: int | None = 0) -> float:
-    """Combine's robust crossing search (``--robustFit 1``, ``FitterAlgoBase::findCrossing``).
+    """Combine's robust crossing search (``--robustFit 1``, ``FitterAlgoBase::findCrossing``,
+    :func:`pycombine.fit.intervals.stepping_crossing`) on the profile fits of ``prof``."""
+    def profile(x: float, start_values: np.ndarray) -> tuple[bool, float, np.ndarray]:
+        p = prof.minimize(start_values, {index: x}, strategy=strategy)
+        return p.ok, p.nll, p.values.copy()
 
-    Steps from ``start`` towards ``bound`` by ``step_size * (bound - start)``, profiling at each
-    step from the last accepted point; overshooting the level takes the step back and shrinks
-    it by 0.3, a step in the wrong direction by more than 0.1 halves it; returns the linear
-    interpolation once ``|NLL - level| < 4 * crossing_tolerance``, or nan when the range closes
-    more than 0.01 away from the level or after ``max_failed_steps`` failed fits.
-    """
-    r_inc = step_size * (bound - start)
-    r_start = start
-    p = prof.minimize(values, {index: r_start}, strategy=strategy)
-    if not p.ok:
-        return math.nan
-    checkpoint = p.values.copy()
-    current = p.values.copy()
-    here = p.nll
-    r_val = r_start
-    nfail = 0
-    while True:
-        r_start += r_inc
-        if r_inc * (r_start - bound) > 0:  # went beyond the bound
-            r_start -= r_inc
-            r_inc = 0.5 * (bound - r_start)
-        r_val = r_start
-        p = prof.minimize(current, {index: r_start}, strategy=strategy)
-        if not p.ok:
-            nfail += 1
-            if nfail >= max_failed_steps:
-                return math.nan
-            current = checkpoint.copy()
-            r_start -= r_inc
-            r_inc *= 0.5
-            if not abs(r_inc) > crossing_tolerance * step_size * max(1.0, bound - r_start):
-                break
-            continue
-        nfail = 0
-        current = p.values.copy()
-        there, here = here, p.nll
-        if abs(here - level) < 4 * crossing_tolerance:
-            if here == there:
-                return r_start
-            return r_start + (level - here) * (level - there) / (here - there)
-        if here > level:
-            r_start -= r_inc
-            r_inc *= 0.3
-            current = checkpoint.copy()
-        elif (here - there) * (level - there) < 0 and abs(here - there) > 0.1:
-            current = checkpoint.copy()
-            r_start -= r_inc
-            r_inc *= 0.5
-        else:
-            checkpoint = current.copy()
-        if not abs(r_inc) > crossing_tolerance * step_size * max(1.0, bound - r_start):
-            break
-    if abs(here - level) > 0.01:
-        return math.nan
-    return r_val
+    return stepping_crossing(profile, level, start, bound, values, step_size, crossing_tolerance, max_failed_steps)
 
 
 def chi2_quantile(delta_nll: float, ndof: int) -> float:
