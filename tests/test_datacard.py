@@ -489,3 +489,18 @@ def test_dump_model_table_and_json(tmp_path):
     assert procs["ggH"]["signal"] and procs["ggH"]["rate"] == 1.47
     names = [s["name"] for s in data["systematics"]]
     assert names == ["lumi", "xs_ggH", "WW_norm", "xs_ggWW", "bg_others"]
+
+
+def test_grammar_found_without_the_installed_subpackage(monkeypatch):
+    """From a source checkout (``python -m pytest`` next to a non-editable install) there is no
+    ``pycombine.grammar`` subpackage: the parser reads the checkout's grammar/ folder instead."""
+    from importlib import resources
+
+    from pycombine.datacard import parse
+
+    def no_subpackage(name):
+        raise ModuleNotFoundError(f"No module named {name!r}")
+
+    monkeypatch.setattr(resources, "files", no_subpackage)
+    top = Path(__file__).resolve().parents[1] / "grammar" / "datacard.lark"
+    assert parse._grammar_text() == top.read_text()
