@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -17,6 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from refsuite import REF, compare_card
 
 from pycombine.cli.combine_cards import main as cli_main
 from pycombine.datacard.combine_cards import (
@@ -29,42 +30,17 @@ from pycombine.datacard.combine_cards import (
 )
 from pycombine.errors import PyCombineError
 
-REPO = Path(__file__).resolve().parents[1]
 SEP = "-" * 130
 
 
 # ------------------------------------------------------------------------------ reference suite
-def reference_dir() -> Path | None:
-    """The recorded reference suite: $PYCOMBINE_REFERENCE, tests/reference, ../shared/reference."""
-    candidates = []
-    if os.environ.get("PYCOMBINE_REFERENCE"):
-        candidates.append(Path(os.environ["PYCOMBINE_REFERENCE"]))
-    candidates += [REPO / "tests" / "reference", REPO.parent / "shared" / "reference"]
-    for c in candidates:
-        if (c / "expected").is_dir():
-            return c
-    return None
-
-
 def _reference_cases() -> list:
-    ref = reference_dir()
-    if ref is None:
-        return []
     cases = []
-    for path in sorted((ref / "expected").glob("*.json")):
+    for path in sorted((REF / "expected").glob("*.json")):
         exp = json.loads(path.read_text())
         if "combined_card" in exp and exp.get("rc", 0) == 0:
             cases.append(pytest.param(exp, id=exp["id"]))
     return cases
-
-
-def compare_card(exp_text: str, got_text: str) -> bool:
-    """check.py's comparison: same tokens per line, ignoring 'Combination of', comments, separators."""
-    e = [l.split() for l in exp_text.splitlines() if l.strip() and not set(l.strip()) <= {"-"}]
-    g = [l.split() for l in got_text.splitlines() if l.strip() and not set(l.strip()) <= {"-"}]
-    e = [l for l in e if not l[0].startswith("#") and l[0] != "Combination"]
-    g = [l for l in g if not l[0].startswith("#") and l[0] != "Combination"]
-    return e == g
 
 
 def _run_cli(argv, capsys) -> tuple[int, str, str]:
@@ -80,9 +56,8 @@ def _run_cli(argv, capsys) -> tuple[int, str, str]:
 @pytest.mark.parametrize("exp", _reference_cases())
 def test_reference_combined_card(exp, tmp_path, monkeypatch, capsys):
     """Run the case's setup like check.py: in a copy of its folder, combineCards.py through our CLI."""
-    ref = reference_dir()
     work = tmp_path / "work"
-    shutil.copytree(ref / "cards" / exp["folder"], work)
+    shutil.copytree(REF / "cards" / exp["folder"], work)
     monkeypatch.chdir(work)
     target = None
     for step in exp["setup"]:
@@ -103,15 +78,11 @@ def test_reference_combined_card(exp, tmp_path, monkeypatch, capsys):
 
 
 def test_reference_suite_found():
-    if reference_dir() is None:
-        pytest.skip("no reference suite (set PYCOMBINE_REFERENCE)")
     assert _reference_cases(), "the reference suite has no combineCards.py case"
 
 
 def test_console_script_runs_a_reference_case(tmp_path):
-    ref = reference_dir()
-    if ref is None:
-        pytest.skip("no reference suite")
+    ref = REF
     cases = [p.values[0] for p in _reference_cases()]
     exp = next(e for e in cases if e["folder"] == "rate_params")
     exe = Path(sys.executable).parent / "combineCards.py"
