@@ -40,6 +40,17 @@ class ToyInfo:
 class Session:
     """The compiled model, the ``clean`` parameter state and the datasets of one run."""
 
+    @classmethod
+    def from_card(cls, path: str, method: str, out=print, err=None, **options) -> "Session":
+        """Parse and build the datacard ``path`` as ``combine -M method`` would, with command-line
+        options given by their Python names, e.g. ``Session.from_card("card.txt", "MultiDimFit",
+        algo="singles", expect_signal=1.0)``."""
+        from .runner import RunOptions, load
+
+        opts = RunOptions.defaults(method=method, cards=(str(path),), **options)
+        _card, spec = load(str(path), opts)
+        return cls(spec, opts, out=out, err=err)
+
     def __init__(self, spec: ModelSpec, opts, out=print, err=None):
         self.spec = spec
         self.opts = opts

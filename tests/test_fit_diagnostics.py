@@ -294,14 +294,11 @@ rate 3 5
 
 
 def _session(tmp_path, text, **opts):
-    from pycombine.runner import RunOptions, load
     from pycombine.session import Session
 
     card = tmp_path / "card.txt"
     card.write_text(text)
-    o = RunOptions.defaults(cards=(str(card),), method="FitDiagnostics", **opts)
-    _, spec = load(str(card), o)
-    return Session(spec, o, out=lambda *a: None)
+    return Session.from_card(str(card), "FitDiagnostics", out=lambda *a: None, **opts)
 
 
 def _exact_crossings(level):

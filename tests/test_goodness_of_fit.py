@@ -24,12 +24,9 @@ def _saturated(nu, n):
 
 
 def _session(path: str, **opts):
-    from pycombine.runner import RunOptions, load
     from pycombine.session import Session
 
-    o = RunOptions.defaults(method="GoodnessOfFit", **opts)
-    _, spec = load(path, o)
-    return Session(spec, o, out=lambda m: None)
+    return Session.from_card(path, "GoodnessOfFit", out=lambda m: None, **opts)
 
 
 def _gof(path: str, **opts):

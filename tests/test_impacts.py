@@ -193,12 +193,9 @@ def test_cli_plot_and_selection(hww):
 
 # ---------------------------------------------------------------------------------------- other cards
 def _session(card: Path, **kw):
-    from pycombine.runner import RunOptions, load
     from pycombine.session import Session
 
-    opts = RunOptions.defaults(mass=120.0, method="MultiDimFit", cards=(str(card),), **kw)
-    _c, spec = load(str(card), opts)
-    return Session(spec, opts, out=lambda line: None)
+    return Session.from_card(str(card), "MultiDimFit", out=lambda line: None, mass=120.0, **kw)
 
 
 def test_poisson_prefit_gmN(tmp_path):

@@ -40,12 +40,9 @@ def _write(tmp_path, syst: str = "", name: str = "card.txt") -> str:
 
 
 def _session(path: str, **opts):
-    from pycombine.runner import RunOptions, load
     from pycombine.session import Session
 
-    o = RunOptions.defaults(method="MultiDimFit", **opts)
-    _, spec = load(path, o)
-    return Session(spec, o, out=lambda m: None)
+    return Session.from_card(path, "MultiDimFit", out=lambda m: None, **opts)
 
 
 def _run(path: str, **opts):
