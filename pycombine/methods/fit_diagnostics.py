@@ -52,6 +52,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -299,6 +300,11 @@ class _Context:
 
     def nll(self, values: np.ndarray) -> float:
         return float(self.lik_na.nll(values))
+
+    @cached_property
+    def aggregation(self) -> "_Aggregation":
+        """Sums from per-entry yields to processes, bins and channels (one set per model)."""
+        return _Aggregation(self.model)
 
     def fit(self, state: ParameterState, fixed: dict[int, float] | None, hesse: bool) -> tuple[FitResult, FitResult]:
         """(minimisation result, result holding the final values/covariance).
@@ -823,7 +829,7 @@ def compute_yields(ctx: _Context, values: np.ndarray, stage: str, sampling: Samp
 
     m = ctx.model
     lik = ctx.lik_na
-    agg = _Aggregation(m)
+    agg = ctx.aggregation
 
     def f(th):
         return lik.process_yields(th)

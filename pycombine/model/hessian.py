@@ -1,6 +1,6 @@
 """Jacobian of the bin expectations and the Gauss-Newton Hessian of the NLL.
 
-Finite differences of the analytic gradient cost 2 gradient evaluations per free parameter; for
+Finite differences of the analytic gradient cost one gradient evaluation per free parameter; for
 models with hundreds of nuisances that dominates every fit. Here ``J = dnu/dtheta`` is assembled
 analytically from the compiled arrays, channel by channel as dense blocks (bins of the channel x
 parameters that touch it), so that ``J^T W J`` is a handful of BLAS matrix products:
