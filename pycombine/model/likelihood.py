@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .compile import AMC_LIN, AMC_LOG, FLOOR, TH1_LIN, TH1_LOG, CompiledModel
+from .compile import AMC_LIN, AMC_LOG, COUNT, FLOOR, TH1_LIN, TH1_LOG, CompiledModel
 from .interpolation import asym_factor_log, smooth_step
 
 BAD_NLL = 9e9  # Combine's CachingNLL returns this for a bin with data and no expectation
@@ -54,6 +54,8 @@ class State:
     sigma: np.ndarray  # (B,) BB-lite widths (0 elsewhere)
     bb_x: np.ndarray  # (B,) BB-lite parameter values (0 elsewhere)
     nu: np.ndarray  # (B,) expected events per bin
+    A: np.ndarray | None = None  # (S,) log-normal/AsymPow exponents of the normalisations
+    asym_slope: np.ndarray | None = None  # d(theta L(theta))/dtheta of each AsymPow term
 
 
 class Likelihood:
@@ -75,6 +77,18 @@ class Likelihood:
         self._bb_is_bin[m.bb_bin] = True
         self._bb_entry = self._bb_is_bin[m.entry_bin] if m.E else np.zeros(0, bool)
         self.calls = 0
+        # constant per model, hoisted out of the per-evaluation path (small cards are dominated
+        # by the fixed cost of each numpy call, not by the arithmetic)
+        g = m.entry_group
+        self._lin = (g == TH1_LIN) | (g == AMC_LIN)  # templates floored linearly
+        self._log = (g == TH1_LOG) | (g == AMC_LOG)  # templates morphed in log space (shapeN)
+        self._norm_mask = (g == TH1_LIN) | (g == TH1_LOG) | (g == AMC_LOG)  # normalised to a target
+        self._amc_log = g == AMC_LOG
+        self._counting = g == COUNT  # counting-experiment samples: no templates to morph
+        self._any_amc_log = bool(m.any_log and self._amc_log.any())
+        self._mask_index = np.array([c.mask_index for c in m.channels], dtype=int)
+        self._unmasked = np.zeros(m.B, dtype=bool)
+        self._poisson_const: tuple[bytes, float] | None = None
 
     # ------------------------------------------------------------------ forward pieces
     def extend(self, theta: np.ndarray) -> np.ndarray:
@@ -87,21 +101,22 @@ class Likelihood:
             x[k] = f.value(x[args])
         return x
 
-    def normalisation(self, theta: np.ndarray, x_ext: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """N_s and the exponent A_s (for the gradient)."""
+    def normalisation(self, theta: np.ndarray, x_ext: np.ndarray):
+        """N_s, the exponent A_s and the AsymPow slopes (both kept for the gradient)."""
         m = self.m
         A = np.zeros(m.S)
         s, k, logk = m.sym
         if s.size:
             A += np.bincount(s, weights=theta[k] * logk, minlength=m.S)
+        slope = None
         s, k, lo, hi = m.asym
         if s.size:
-            val, _ = asym_factor_log(theta[k], lo, hi)
+            val, slope = asym_factor_log(theta[k], lo, hi)
             A += np.bincount(s, weights=val, minlength=m.S)
         N = m.sample_norm * np.exp(A)
         if m.fac.shape[1]:
             N = N * self._factor_values(x_ext).prod(axis=1)
-        return N, A
+        return N, A, slope
 
     def _factor_values(self, x_ext: np.ndarray) -> np.ndarray:
         m = self.m
@@ -118,21 +133,19 @@ class Likelihood:
             a = 0.5 * x
             u = m.base + m.morph_diff @ a + m.morph_sum @ (a * b)
             cache.update(x=x, a=a, b=b, db=db)
-        g = m.entry_group
         t = np.ones(m.E)
-        lin = (g == TH1_LIN) | (g == AMC_LIN)
+        lin = self._lin
         t[lin] = np.maximum(u[lin], FLOOR)
         if m.any_log:
-            logm = (g == TH1_LOG) | (g == AMC_LOG)
-            t[logm] = np.exp(u[logm])
+            t[self._log] = np.exp(u[self._log])
         # normalise TH1-path templates (and shapeN templates to their nominal integral)
-        norm_mask = (g == TH1_LIN) | (g == TH1_LOG) | (g == AMC_LOG)
+        norm_mask = self._norm_mask
         sums = np.bincount(m.entry_sample, weights=np.where(norm_mask, t, 0.0), minlength=m.S)
         scale = np.where(sums != 0, m.sample_target / np.where(sums != 0, sums, 1.0), 1.0)
         t_pre = t.copy()
         t = np.where(norm_mask, t * scale[m.entry_sample], t)
-        amc_log = g == AMC_LOG
-        if m.any_log and amc_log.any():
+        amc_log = self._amc_log
+        if self._any_amc_log:
             t_scaled = t.copy()
             t[amc_log] = np.maximum(t[amc_log], FLOOR)
             cache["t_scaled"] = t_scaled
@@ -142,7 +155,7 @@ class Likelihood:
     def forward(self, theta: np.ndarray):
         m = self.m
         x_ext = self.extend(theta)
-        N, A = self.normalisation(theta, x_ext)
+        N, A, slope = self.normalisation(theta, x_ext)
         t, tcache = self.templates(theta)
         tt = t
         e, par, n0 = m.pp_pois
@@ -172,7 +185,7 @@ class Likelihood:
         amc = m.bin_amc
         if amc.any():
             nu = np.where(amc, np.maximum(nu, FLOOR), nu)
-        state = State(x_ext, N, t, tt, y, mu, sigma, bb_x, nu)
+        state = State(x_ext, N, t, tt, y, mu, sigma, bb_x, nu, A, slope)
         return state, A, tcache
 
     @staticmethod
@@ -189,10 +202,11 @@ class Likelihood:
         return np.where(ok, x, g)
 
     def _masked_bins(self) -> np.ndarray:
+        """Bins of channels masked by their mask parameter (read-only result)."""
         m = self.m
-        masks = np.array([c.mask_index for c in m.channels])
+        masks = self._mask_index
         if (masks < 0).all():
-            return np.zeros(m.B, dtype=bool)
+            return self._unmasked
         vals = np.where(masks >= 0, self._theta_mask_values(masks), 0.0)
         return (vals != 0)[m.bin_channel]
 
@@ -316,7 +330,7 @@ class Likelihood:
             th = theta[i]
             gi = glob[i]
             with np.errstate(divide="ignore", invalid="ignore"):
-                val += float(np.sum(th - np.where(gi != 0, gi * np.log(th), 0.0))) + _lgamma_sum(gi + 1.0)
+                val += float(np.sum(th - np.where(gi != 0, gi * np.log(th), 0.0))) + self._poisson_constant(gi)
                 if grad:
                     g[i] += 1.0 - np.where(gi != 0, gi / th, 0.0)
         i = m.gamma_idx
@@ -336,16 +350,22 @@ class Likelihood:
                     g[idx] += kk * _sigmoid(a) - kk * _sigmoid(b)
         return val, g
 
+    def _poisson_constant(self, gi: np.ndarray) -> float:
+        """sum ln Gamma(g + 1) of the Poisson constraints' observables (cached: constant per dataset)."""
+        key = gi.tobytes()
+        if self._poisson_const is None or self._poisson_const[0] != key:
+            self._poisson_const = (key, _lgamma_sum(gi + 1.0))
+        return self._poisson_const[1]
+
     def _templates_backward(self, theta, w_t, state: State, c) -> np.ndarray:
         """dNLL/dtheta through the template morphing, given dNLL/dt per entry."""
         m = self.m
         g = np.zeros(m.P)
         if not m.M:
             return g
-        grp = m.entry_group
         w = w_t
         if "t_scaled" in c:
-            w = np.where((grp == AMC_LOG) & (c["t_scaled"] < FLOOR), 0.0, w)
+            w = np.where(self._amc_log & (c["t_scaled"] < FLOOR), 0.0, w)
         nm = c["norm_mask"]
         # through t = t_pre * target / sum(t_pre) for normalised groups
         t_pre = c["t_pre"]
@@ -357,7 +377,7 @@ class Likelihood:
         # through the floor (linear groups) or the exponential (log groups)
         u = c["u"]
         w_u = np.where(c["lin"], np.where(u >= FLOOR, w_pre, 0.0), w_pre * t_pre)
-        w_u = np.where(grp == 4, 0.0, w_u)  # counting samples have no morphs
+        w_u = np.where(self._counting, 0.0, w_u)  # counting samples have no morphs
         gD = m.morph_diff_T @ w_u
         gS = m.morph_sum_T @ w_u
         a, b, db = c["a"], c["b"], c["db"]
@@ -372,10 +392,9 @@ class Likelihood:
         s, k, logk = m.sym
         if s.size:
             g[: m.P] += np.bincount(k, weights=wN[s] * logk, minlength=m.P)
-        s, k, lo, hi = m.asym
+        s, k, _lo, _hi = m.asym
         if s.size:
-            _, dval = asym_factor_log(theta[k], lo, hi)
-            g[: m.P] += np.bincount(k, weights=wN[s] * dval, minlength=m.P)
+            g[: m.P] += np.bincount(k, weights=wN[s] * state.asym_slope, minlength=m.P)
         if m.fac.shape[1]:
             vals = self._factor_values(state.x_ext)
             F = vals.shape[1]
@@ -384,7 +403,7 @@ class Likelihood:
             for j in range(1, F):
                 prefix[:, j] = prefix[:, j - 1] * vals[:, j - 1]
                 suffix[:, F - 1 - j] = suffix[:, F - j] * vals[:, F - j]
-            base = m.sample_norm * np.exp(self._exponent(theta))
+            base = m.sample_norm * np.exp(state.A)
             # dN/dx_k = (product of the other factors) * a1
             d = prefix * suffix * m.fac_a1 * (base * w_N)[:, None]
             valid = m.fac >= 0
