@@ -120,6 +120,30 @@ def test_garwood_matches_chi2_formula():
     np.testing.assert_allclose(hi_edge, counts + high)
 
 
+def test_garwood_direct_sums_match_scipy_up_to_the_threshold():
+    """Counts up to DIRECT_MAX_COUNT are solved by Newton steps on Poisson sums (no scipy import):
+    they must give scipy's incomplete-gamma quantiles (ROOT's gamma_quantile[_c])."""
+    from scipy.special import gammainccinv, gammaincinv
+
+    from pycombine.outputs.garwood import DIRECT_MAX_COUNT
+
+    n = np.arange(0, DIRECT_MAX_COUNT + 1, dtype=float)
+    half = ROOT_ONE_SIGMA_ALPHA / 2
+    low, high = garwood_errors(n)
+    expected_low = np.where(n > 0, n - gammaincinv(np.maximum(n, 1), half), 0.0)
+    expected_high = gammainccinv(n + 1, half) - n
+    # the quantiles agree to ~1e-12 relative; the error bars (count minus quantile) to ~1e-10
+    np.testing.assert_allclose(low, expected_low, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(high, expected_high, rtol=1e-10, atol=1e-12)
+
+
+def test_garwood_small_counts_need_no_scipy():
+    code = ("import sys; from pycombine.outputs.garwood import garwood_errors; "
+            "garwood_errors([0, 3, 7.5, 426]); print('scipy.special' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_garwood_root_edge_cases():
     # ROOT truncates towards zero: -0.5 behaves like 0; negative n falls back to sqrt(|c|)
     low, high = garwood_errors(np.array([-0.5, -4.0, np.nan]))
