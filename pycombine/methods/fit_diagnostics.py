@@ -694,26 +694,41 @@ def prefit_widths(session, dataset: Dataset) -> np.ndarray:
     return out
 
 
+#: incidence matrices up to this many elements are dense numpy arrays (32 MB); larger ones are
+#: scipy.sparse CSR matrices (importing scipy.sparse costs ~0.07 s, more than the whole
+#: aggregation of a typical card)
+DENSE_INCIDENCE_MAX = 4_000_000
+
+
+def _incidence(rows: np.ndarray, n_rows: int, n_cols: int, weights: np.ndarray):
+    """(n_rows, n_cols) matrix with ``weights[j]`` at (rows[j], j): sums entries into groups."""
+    if n_rows * n_cols <= DENSE_INCIDENCE_MAX:
+        out = np.zeros((n_rows, n_cols))
+        out[rows, np.arange(n_cols)] = weights
+        return out
+    import scipy.sparse as sp
+
+    return sp.csr_matrix((weights, (rows, np.arange(n_cols))), shape=(n_rows, n_cols))
+
+
 class _Aggregation:
-    """Sparse maps from per-entry yields to samples, bins and channels (built once per model)."""
+    """Maps from per-entry yields to samples, bins and channels (dense or sparse, see _incidence)."""
 
     def __init__(self, model: CompiledModel):
-        import scipy.sparse as sp
-
         m = model
         E = m.E
-        cols = np.arange(E)
         ones = np.ones(E)
-        sig = m.sample_signal[m.entry_sample] if E else np.zeros(0, bool)
+        sig = (m.sample_signal[m.entry_sample] if E else np.zeros(0, bool)).astype(float)
+        bkg = 1.0 - sig
         ch = m.channel_of_entry if E else np.zeros(0, int)
-        self.S = sp.csr_matrix((ones, (m.entry_sample, cols)), shape=(m.S, E))
-        self.B = sp.csr_matrix((ones, (m.entry_bin, cols)), shape=(m.B, E))
-        self.Bs = sp.csr_matrix((ones * sig, (m.entry_bin, cols)), shape=(m.B, E))
-        self.Bb = sp.csr_matrix((ones * ~sig, (m.entry_bin, cols)), shape=(m.B, E))
         C = len(m.channels)
-        self.C = sp.csr_matrix((ones, (ch, cols)), shape=(C, E))
-        self.Cs = sp.csr_matrix((ones * sig, (ch, cols)), shape=(C, E))
-        self.Cb = sp.csr_matrix((ones * ~sig, (ch, cols)), shape=(C, E))
+        self.S = _incidence(m.entry_sample, m.S, E, ones)
+        self.B = _incidence(m.entry_bin, m.B, E, ones)
+        self.Bs = _incidence(m.entry_bin, m.B, E, sig)
+        self.Bb = _incidence(m.entry_bin, m.B, E, bkg)
+        self.C = _incidence(ch, C, E, ones)
+        self.Cs = _incidence(ch, C, E, sig)
+        self.Cb = _incidence(ch, C, E, bkg)
 
 
 @dataclass
@@ -865,13 +880,11 @@ def compute_yields(ctx: _Context, values: np.ndarray, stage: str, sampling: Samp
         mean = DB.mean(axis=0)
         c = DB - mean
         moments = (agg.B @ y + mean, c.T @ c / DB.shape[0], (c ** 3).mean(axis=0))
-    import scipy.sparse as sparse
-
     return Yields(
         stage=stage,
         values=np.asarray(values, dtype=float).copy(),
         entry=y,
-        entry_err=err(sparse.identity(m.E, format="csr")),
+        entry_err=np.zeros(m.E) if sp is None else sp.errors(),
         norm=agg.S @ y,
         norm_err=err(agg.S),
         total=agg.B @ y,
