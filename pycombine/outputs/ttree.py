@@ -689,23 +689,10 @@ def write_flat_tree(
     name. Returns the :class:`FlatTree` (for a RootFileWriter: a ``TreeWriter`` around it, as
     ``RootFileWriter.tree`` does), which can be extended further.
     """
-    from .rootfile import RootFileWriter, TreeWriter, _column, _split_path
+    from .rootfile import RootFileWriter
 
     if isinstance(target, RootFileWriter):
-        target._require_open()
-        parts = _split_path(name)
-        if not isinstance(columns, Mapping) or len(columns) == 0:
-            raise ValueError(f"tree {name!r}: need a non-empty mapping of branch name -> numpy array")
-        arrays = {k: _column(k, v) for k, v in columns.items()}
-        lengths = {len(a) for a in arrays.values()}
-        if len(lengths) != 1:
-            raise ValueError(f"tree {name!r}: columns have different lengths {sorted(lengths)}")
-        dtypes = {k: a.dtype for k, a in arrays.items()}
-        target._claim(parts)
-        tree = FlatTree(target._directory(parts[:-1]), parts[-1], dtypes, title=title)
-        handle = TreeWriter(tree, dtypes)
-        handle.extend(arrays)
-        return handle
+        return target.tree(name, columns, title=title)
 
     if not isinstance(columns, Mapping) or len(columns) == 0:
         raise ValueError(f"tree {name!r}: need a non-empty mapping of branch name -> numpy array")
