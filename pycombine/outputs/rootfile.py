@@ -235,47 +235,26 @@ class TreeWriter:
     """Handle on a TTree being written; returned by :meth:`RootFileWriter.tree`.
 
     Lets callers append entries in chunks (e.g. one per toy) with the branch types fixed when the
-    tree was created. Values are cast to the declared dtypes with numpy ``same_kind`` casting.
+    tree was created. Values are cast to the declared dtypes with numpy ``same_kind`` casting;
+    the validation and the writing are the tree's own (:meth:`pycombine.outputs.ttree.FlatTree.extend`).
     """
 
-    def __init__(self, tree: Any, dtypes: dict[str, np.dtype]):
+    def __init__(self, tree: Any):
         self._tree = tree
-        self._dtypes = dtypes
-        self._entries = 0
 
     @property
     def branch_types(self) -> dict[str, np.dtype]:
         """Branch name -> numpy dtype, in branch order."""
-        return dict(self._dtypes)
+        return self._tree.branch_types
 
     @property
     def num_entries(self) -> int:
         """Number of entries written so far."""
-        return self._entries
+        return self._tree.num_entries
 
     def extend(self, columns: Mapping[str, ArrayLike]) -> None:
         """Append entries; ``columns`` must have exactly the tree's branches, all of equal length."""
-        if set(columns) != set(self._dtypes):
-            missing = [k for k in self._dtypes if k not in columns]
-            extra = [k for k in columns if k not in self._dtypes]
-            raise ValueError(f"tree columns do not match its branches (missing {missing}, unexpected {extra})")
-        data = {}
-        length = None
-        for name, dtype in self._dtypes.items():
-            arr = np.asarray(columns[name])
-            if arr.ndim == 0:
-                arr = arr.reshape(1)
-            if arr.ndim != 1:
-                raise ValueError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
-            if length is None:
-                length = len(arr)
-            elif len(arr) != length:
-                raise ValueError(f"column {name!r} has {len(arr)} entries, expected {length}")
-            data[name] = np.ascontiguousarray(arr.astype(dtype, casting="same_kind", copy=False))
-        if not length:
-            return  # nothing to add: no empty basket is written
-        self._tree.extend(data)
-        self._entries += length
+        self._tree.extend(columns)
 
 
 class RootFileWriter:
@@ -439,7 +418,7 @@ class RootFileWriter:
         )
 
         tree = FlatTree(directory, parts[-1], dtypes, title=parts[-1] if title is None else title)
-        handle = TreeWriter(tree, dtypes)
+        handle = TreeWriter(tree)
         handle.extend(arrays)
         return handle
 
