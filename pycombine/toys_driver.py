@@ -232,26 +232,9 @@ def _toy_goodness_of_fit(session, data, i_toy, generation, first):
 
 
 def _toy_significance(session, data, i_toy, generation, first):
-    from .fit.asymptotic import norm_cdf_c, norm_quantile_c
-    from .methods.significance import significance
-    from .outputs.console import cpp
+    from .methods.significance import report
 
-    opts = session.opts
-    mu0 = float(np.float32(getattr(opts, "signal_for_significance", 0.0) or 0.0))
-    res = significance(session, data, mu0, bool(getattr(opts, "uncapped", False)))
-    if not (res.free_ok and res.null_ok):
-        session.err("Warning: Significance: a fit did not converge (Minuit status not 0/1); "
-                    "the significance may be inaccurate")
-    if res.negative_zero:
-        session.err(f"The minimum of the likelihood is for r <= {cpp(mu0)}, so the significance is zero")
-    report_p = bool(getattr(opts, "pvalue", False))
-    value = res.pvalue if report_p else res.significance
-    print()
-    print(" -- Significance -- ")
-    print(("p-value of background: " if report_p else "Significance: ") + cpp(value))
-    if int(getattr(opts, "verbose", 0) or 0) > 0:
-        print(f"       (Significance = {cpp(norm_quantile_c(value))})" if report_p
-              else f"       (p-value = {cpp(norm_cdf_c(value))})")
+    value = report(session, data)
     return ToyOutcome(i_toy, [_limit_row(value, 0.0, -1.0, i_toy)], [], counted=True, limit=float(value))
 
 

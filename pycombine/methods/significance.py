@@ -101,9 +101,11 @@ def significance(session, data, mu0: float = 0.0, uncapped: bool = False) -> Sig
     return SignificanceResult(z, q, r_hat, nll_free, nll_null, free.status in (0, 1), null_ok, neg_zero)
 
 
-def run(session) -> int:
+def report(session, data) -> float:
+    """The significance (or, with ``--pvalue``, the p-value) of ``data`` with Combine's console
+    block and warnings; returns the value that goes into the limit tree (observed data and each
+    toy alike)."""
     opts = session.opts
-    data, i_toy = session.main_dataset()
     mu0 = float(np.float32(getattr(opts, "signal_for_significance", 0.0) or 0.0))
     res = significance(session, data, mu0, bool(getattr(opts, "uncapped", False)))
     if not (res.free_ok and res.null_ok):
@@ -121,6 +123,12 @@ def run(session) -> int:
             print(f"       (Significance = {cpp(norm_quantile_c(value))})")
         else:
             print(f"       (p-value = {cpp(norm_cdf_c(value))})")
+    return value
+
+
+def run(session) -> int:
+    data, i_toy = session.main_dataset()
+    value = report(session, data)
     tree = session.limit_tree()
     tree.add(value, 0.0, -1.0, i_toy)
     tree.write(session.output_filename())
