@@ -165,7 +165,8 @@ SHAPE_CASES = _shape_cases()
 
 def _model_info(work: Path, exp: dict) -> tuple[set[str], set[tuple[str, str]]]:
     """(channels with autoMCStats, (channel, process) pairs of signal processes) of the case's card."""
-    from pycombine.runner import RunOptions, load
+    from pycombine.run.loading import load
+    from pycombine.run.options import RunOptions
 
     path = str(work / next(a for a in exp["command"].split() if a.endswith(".txt")))
     _, spec = load(path, RunOptions.defaults(cards=(path,)))
@@ -294,7 +295,7 @@ rate 3 5
 
 
 def _session(tmp_path, text, **opts):
-    from pycombine.session import Session
+    from pycombine.run.session import Session
 
     card = tmp_path / "card.txt"
     card.write_text(text)

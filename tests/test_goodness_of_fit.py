@@ -24,7 +24,7 @@ def _saturated(nu, n):
 
 
 def _session(path: str, **opts):
-    from pycombine.session import Session
+    from pycombine.run.session import Session
 
     return Session.from_card(path, "GoodnessOfFit", out=lambda m: None, **opts)
 

@@ -70,7 +70,8 @@ def _prepare(entry: dict, workdir) -> str:
 
 def _build(entry: dict, workdir):
     from pycombine.model.compile import CompiledModel
-    from pycombine.runner import RunOptions, load
+    from pycombine.run.loading import load
+    from pycombine.run.options import RunOptions
 
     path = _prepare(entry, workdir)
     _, spec = load(path, RunOptions.defaults(mass=entry["mass"]))
@@ -259,7 +260,8 @@ SYNTHETIC_TABLES = {
 
 def _synthetic(tmp_path):
     from pycombine.model.compile import CompiledModel
-    from pycombine.runner import RunOptions, load
+    from pycombine.run.loading import load
+    from pycombine.run.options import RunOptions
 
     lines = ["channel,process,systematic,bin,sum_w,sum_ww"]
     for (ch, proc, syst), v in SYNTHETIC_TABLES.items():

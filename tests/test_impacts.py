@@ -116,8 +116,9 @@ def test_hww_wall_time(hww):
 
 @pytest.fixture(scope="module")
 def hww_session(hww):
-    from pycombine.runner import RunOptions, load
-    from pycombine.session import Session
+    from pycombine.run.loading import load
+    from pycombine.run.options import RunOptions
+    from pycombine.run.session import Session
 
     work = hww[0]
     opts = RunOptions.defaults(mass=125.0, robust_fit=True, method="MultiDimFit",
@@ -127,7 +128,7 @@ def hww_session(hww):
 
 
 def test_serial_identical_to_parallel(hww, hww_session):
-    from pycombine.impacts import ImpactsOptions, impacts
+    from pycombine.tools.impacts import ImpactsOptions, impacts
 
     serial = impacts(hww_session, options=ImpactsOptions(parallel=1))
     assert serial.dumps() == (hww[0] / "impacts.json").read_text()
@@ -135,7 +136,7 @@ def test_serial_identical_to_parallel(hww, hww_session):
 
 def test_dask_identical_to_serial(hww, hww_session):
     pytest.importorskip("distributed")
-    from pycombine.impacts import ImpactsOptions, impacts
+    from pycombine.tools.impacts import ImpactsOptions, impacts
 
     named = ["CMS_eff_e", "lumi_13TeV", "prop_binSR0j_bin5", "prop_binTopCR2j_bin9"]
     res = impacts(hww_session, options=ImpactsOptions(named=named, dask_scheduler="local"))
@@ -163,7 +164,7 @@ def test_hesse_approx_agrees_with_profile_fits(hww):
 
 def test_plot(hww, tmp_path):
     pytest.importorskip("matplotlib")
-    from pycombine.impacts_plot import plot_impacts
+    from pycombine.plots.impacts import plot_impacts
 
     pdf = tmp_path / "impacts.pdf"
     assert plot_impacts(hww[2], str(pdf), per_page=30) == 3  # 64 parameters, 30 per page
@@ -193,7 +194,7 @@ def test_cli_plot_and_selection(hww):
 
 # ---------------------------------------------------------------------------------------- other cards
 def _session(card: Path, **kw):
-    from pycombine.session import Session
+    from pycombine.run.session import Session
 
     return Session.from_card(str(card), "MultiDimFit", out=lambda line: None, mass=120.0, **kw)
 
@@ -202,7 +203,7 @@ def test_poisson_prefit_gmN(tmp_path):
     """gmN 10: prefit = Minos of -ln Poisson(10; x) alone at 0.5: x - 10 ln x = 10 - 10 ln 10 + 0.5."""
     from scipy.optimize import brentq
 
-    from pycombine.impacts import impacts
+    from pycombine.tools.impacts import impacts
 
     shutil.copytree(REF / "cards" / "gammas", tmp_path, dirs_exist_ok=True)
     s = _session(tmp_path / "counting-S1-Sideband10-alpha0p2-Obs2.txt")
@@ -222,7 +223,7 @@ def test_rate_params_unconstrained_and_range_ends(tmp_path):
     """rateParams are 'Unconstrained' with prefit [v, v, v]. With a range that ends before the
     crossing, Minos reports the range end, while the robust search gives up and Combine keeps
     the parameter (and the POI) at the best fit (FitterAlgoBase: err68 = r0 for a nan crossing)."""
-    from pycombine.impacts import ImpactsOptions, impacts
+    from pycombine.tools.impacts import ImpactsOptions, impacts
 
     shutil.copytree(REF / "cards" / "rate_params", tmp_path, dirs_exist_ok=True)
     p = subprocess.run("combineCards.py signal=signal_region.txt dimuon=dimuon_control_region.txt "

@@ -40,7 +40,7 @@ def _write(tmp_path, syst: str = "", name: str = "card.txt") -> str:
 
 
 def _session(path: str, **opts):
-    from pycombine.session import Session
+    from pycombine.run.session import Session
 
     return Session.from_card(path, "MultiDimFit", out=lambda m: None, **opts)
 

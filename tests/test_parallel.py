@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pycombine import toys_driver
+from pycombine.run import toys as toys_driver
 
 BIN = str(Path(sys.executable).parent)
 CARDS = Path(__file__).resolve().parent / "reference" / "cards"
@@ -38,7 +38,7 @@ def _copy_card(d: Path) -> None:
 
 def _options(extra: dict):
     from pycombine.cli.combine import build_command
-    from pycombine.runner import RunOptions
+    from pycombine.run.options import RunOptions
 
     cmd = build_command()
     ctx = cmd.make_context("combine", list(ARGS) + [f"--{k}={v}" for k, v in extra.items()])
@@ -61,8 +61,8 @@ def _busy_jiffies() -> tuple[float, float] | None:
 
 def run_in_process(workdir: Path, parallel: int) -> dict:
     """``combine ... --parallel N`` without the process start-up: time the toys and the output."""
-    from pycombine.runner import load
-    from pycombine.session import Session
+    from pycombine.run.loading import load
+    from pycombine.run.session import Session
 
     cwd = os.getcwd()
     os.chdir(workdir)
@@ -188,7 +188,8 @@ PICKLE_CARDS = [
 @pytest.mark.parametrize("card", PICKLE_CARDS)
 def test_model_spec_pickles_and_compiles_identically(card, monkeypatch):
     from pycombine.model.compile import CompiledModel
-    from pycombine.runner import RunOptions, load
+    from pycombine.run.loading import load
+    from pycombine.run.options import RunOptions
 
     path = CARDS / card
     monkeypatch.chdir(path.parent)
@@ -205,8 +206,9 @@ def test_worker_session_from_job_matches_parent(tmp_path, monkeypatch):
     """A chunk run from a pickled job (what a Dask worker does) equals the parent's results."""
     monkeypatch.chdir(tmp_path)
     _copy_card(tmp_path)
-    from pycombine.runner import RunOptions, load
-    from pycombine.session import Session
+    from pycombine.run.loading import load
+    from pycombine.run.options import RunOptions
+    from pycombine.run.session import Session
 
     opts = RunOptions.defaults(method="MultiDimFit", algo="singles", toys=4, seed=3, expect_signal=1.0,
                                toys_frequentist=True)

@@ -380,7 +380,7 @@ def test_runtime_define_values():
     """Combine's ``--X-rtd name[=value]``: no value means 1, the value is C atoi, the last one wins."""
     from types import SimpleNamespace
 
-    from pycombine.runner import runtime_define
+    from pycombine.run.options import runtime_define
 
     opts = SimpleNamespace(x_rtd=("A", "B=0", "C=7abc", "D=x", "B=3", "E=-2"))
     assert [runtime_define(opts, k) for k in "ABCDEF"] == [1, 3, 7, 0, -2, 0]
@@ -408,8 +408,9 @@ def test_x_rtd_lines_and_notes(card):
                                                   (("MINIMIZER_no_analytic=0",), True)])
 def test_minimizer_no_analytic_switch(switch, analytic):
     """MINIMIZER_no_analytic (value 1) turns the analytic BB-lite minimisation off; =0 keeps it."""
-    from pycombine.runner import RunOptions, load
-    from pycombine.session import Session
+    from pycombine.run.loading import load
+    from pycombine.run.options import RunOptions
+    from pycombine.run.session import Session
 
     opts = RunOptions.defaults(x_rtd=switch)
     _, spec = load(str(Path(__file__).resolve().parents[1] / "datacards/shapes/simple-shapes-TH1.txt"), opts)

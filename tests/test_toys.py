@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from pycombine.outputs.limit_tree import LimitTree
-from pycombine.toys_driver import gof_pvalue, run_toys, summary_lines
+from pycombine.run.toys import run_toys, summary_lines
+from pycombine.tools.gof_pvalue import gof_pvalue
 
 BIN = str(Path(sys.executable).parent)
 
@@ -81,8 +82,9 @@ def write_counting_card(d: Path) -> Path:
 
 
 def session_for(card: Path, **opts):
-    from pycombine.runner import RunOptions, load
-    from pycombine.session import Session
+    from pycombine.run.loading import load
+    from pycombine.run.options import RunOptions
+    from pycombine.run.session import Session
 
     o = RunOptions.defaults(**opts)
     _, spec = load(str(card), o)
@@ -274,7 +276,7 @@ def test_summary_quantile_indices():
 def test_toy_dataset_is_make_toy(tmp_path, monkeypatch):
     """The driver's datasets are fit.toys.make_toy's; a-priori toys report the drawn nuisances."""
     from pycombine.fit.toys import make_toy
-    from pycombine.toys_driver import prepare, toy_dataset
+    from pycombine.run.toys import prepare, toy_dataset
 
     card = write_counting_card(tmp_path)
     s = session_for(card, method="FitDiagnostics", toys=3, seed=5, expect_signal=1.0)
@@ -293,7 +295,7 @@ def test_frequentist_toys_start_from_postfit(tmp_path):
     """--toysFrequentist: the data are fitted with r fixed; toys come from (and fits start at) that state."""
     card = write_counting_card(tmp_path)
     s = session_for(card, method="FitDiagnostics", toys=2, seed=5, expect_signal=0.0, toys_frequentist=True)
-    from pycombine.toys_driver import prepare, toy_dataset
+    from pycombine.run.toys import prepare, toy_dataset
 
     plan = prepare(s)
     # r = 0 fixed, 150 observed over 100 expected: the background nuisance must pull up
@@ -312,7 +314,7 @@ def test_frequentist_toys_start_from_postfit(tmp_path):
 def test_fitdiagnostics_chain_matches_serial_previous(tmp_path, monkeypatch):
     """Carrying POI errors from toy to toy afterwards equals running fit_diagnostics(previous=...)."""
     from pycombine.methods.fit_diagnostics import fit_diagnostics
-    from pycombine.toys_driver import toy_dataset
+    from pycombine.run.toys import toy_dataset
 
     monkeypatch.chdir(tmp_path)
     card = write_counting_card(tmp_path)
@@ -370,18 +372,18 @@ def test_gof_pvalue_end_to_end(tmp_path):
 
 def test_failed_toy_is_reported_and_not_counted(tmp_path, monkeypatch):
     """A numerical error in one toy: `Caught exception` on stderr, no rows, not in the summary."""
-    from pycombine import toys_driver
+    from pycombine.methods import significance
 
     card = write_counting_card(tmp_path)
     s = session_for(card, method="Significance", toys=3, seed=4)
-    core = toys_driver.CORES["Significance"]
+    core = significance.run_toy
 
     def flaky(session, data, i_toy, generation, first):
         if i_toy == 2:
             raise FloatingPointError("overflow in toy 2")
         return core(session, data, i_toy, generation, first)
 
-    monkeypatch.setitem(toys_driver.CORES, "Significance", flaky)
+    monkeypatch.setattr(significance, "run_toy", flaky)
     toys = run_toys(s, parallel=1, progress=None)
     assert [o.counted for o in toys.outcomes] == [True, False, True]
     assert toys.outcomes[1].stderr == "Caught exception overflow in toy 2\n"
@@ -390,7 +392,7 @@ def test_failed_toy_is_reported_and_not_counted(tmp_path, monkeypatch):
 
 
 def test_toys_for_card_api(tmp_path, monkeypatch):
-    from pycombine.toys_driver import toys_for_card
+    from pycombine.run.toys import toys_for_card
 
     monkeypatch.chdir(tmp_path)
     card = write_counting_card(tmp_path)

@@ -11,7 +11,7 @@ import sys
 import click
 
 from .clickutil import BoolValue, CombineCommand, Float32
-from .options import OPTIONS, Opt
+from ..run.options import OPTIONS, Opt
 
 _TYPES = {"str": str, "float": float, "int": int, "float32": Float32(), "bool": BoolValue()}
 
@@ -29,7 +29,7 @@ def _click_param(o: Opt) -> click.Option:
 def _run(**kwargs) -> None:
     from click.core import ParameterSource
 
-    from ..runner import RunOptions, run_combine
+    from ..run.options import RunOptions
 
     ctx = click.get_current_context()
     opts = RunOptions.from_cli(kwargs)
@@ -37,9 +37,25 @@ def _run(**kwargs) -> None:
     opts._given = {
         p.name for p in ctx.command.params if ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE
     }
-    code = run_combine(opts)
+    if opts.dump_model:
+        code = _dump_model(opts)
+    else:
+        from ..run.runner import run_combine
+
+        code = run_combine(opts)
     if code:
         sys.exit(code)
+
+
+def _dump_model(opts) -> int:
+    """``--dump-model``: the model as pycombine builds it (``pycombine inspect``), no method."""
+    from ..run.loading import load
+    from ..run.options import datacard_path
+    from ..tools.inspect import dump
+
+    card, model = load(datacard_path(opts), opts)
+    click.echo(dump(card, model, as_json=opts.json))
+    return 0
 
 
 def build_command() -> click.Command:

@@ -4,7 +4,7 @@ DATA.root is the output of ``combine -M GoodnessOfFit`` on the observed data (it
 holds the statistic), the TOYS files come from the same command with ``-t N -s SEED`` (usually
 with ``--toysFrequentist``), possibly from several jobs with different seeds. The p-value is the
 fraction of toys whose statistic is at least the observed one, with its binomial uncertainty.
-The computation is :func:`pycombine.toys_driver.gof_pvalue`.
+The computation is :func:`pycombine.tools.gof_pvalue.gof_pvalue`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import click
 @click.argument("toy_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def gof_pvalue_command(data_file: str, toy_files: tuple[str, ...]) -> None:
     """p-value of the GoodnessOfFit statistic in DATA_FILE from the toys in TOY_FILES."""
-    from ..toys_driver import gof_pvalue
+    from ..tools.gof_pvalue import gof_pvalue
 
     res = gof_pvalue(data_file, list(toy_files))
     for line in res.lines():

@@ -26,8 +26,9 @@ def cli() -> None:
 @click.option("--keyword-value", multiple=True, help="WORD=VALUE substitutions in the card")
 def inspect(card: str, mass: float, as_json: bool, keyword_value: tuple[str, ...]) -> None:
     """Print channels, processes, pre-fit yields, systematics and parameters of CARD."""
-    from ..inspect import dump
-    from ..runner import RunOptions, load
+    from ..tools.inspect import dump
+    from ..run.loading import load
+    from ..run.options import RunOptions
 
     opts = RunOptions.defaults(mass=mass, keyword_value=keyword_value)
     c, model = load(card, opts)
@@ -49,8 +50,8 @@ def regress(manifest: str, update: bool, junit: str | None, cases: tuple[str, ..
     import tempfile
     from pathlib import Path
 
-    from ..regress import manifest_from_cases
-    from ..regress import regress as run
+    from ..tools.regress import manifest_from_cases
+    from ..tools.regress import regress as run
 
     path = Path(manifest)
     if path.name == "cases.json":
@@ -79,7 +80,7 @@ _IMPACTS_OWN = {"output", "parallel", "dask_scheduler", "approx", "plot", "plot_
 def _impacts_command() -> click.Command:
     from .clickutil import CombineCommand, Float32
     from .combine import _click_param
-    from .options import OPTIONS
+    from ..run.options import OPTIONS
 
     params: list[click.Parameter] = [click.Argument(["cards"], nargs=-1)]
     for o in OPTIONS:
@@ -117,8 +118,8 @@ def _impacts_command() -> click.Command:
 def _impacts(**kw) -> None:
     from click.core import ParameterSource
 
-    from ..impacts import ImpactsOptions, run
-    from ..runner import RunOptions
+    from ..tools.impacts import ImpactsOptions, run
+    from ..run.options import RunOptions
 
     ctx = click.get_current_context()
     given = {p.name for p in ctx.command.params if ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE}

@@ -25,6 +25,7 @@ from ..fit.asymptotic import (
 from ..fit.minimize import free_indices
 from ..fit.newton import newton_minimize
 from ..model.hessian import gauss_newton_hessian
+from .base import ToyOutcome, limit_row
 
 RUN_CHOICES = ("both", "observed", "expected", "blind")
 
@@ -331,3 +332,31 @@ def run(session) -> int:
     tree.write(session.output_filename())
     sys.stdout.flush()
     return 0
+
+
+def run_toy(session, data, i_toy: int, generation, first: bool) -> ToyOutcome:
+    """One toy: the limits' block and rows; the toy counts when its observed limit was found
+    (Combine's ``AsymptoticLimits::run`` returns the observed result only)."""
+    opts = session.opts
+    single = getattr(opts, "single_point", None)
+    res = asymptotic_limits(session, data, getattr(opts, "run", "both"), not no_fit_asimov(opts),
+                            settings_from_options(opts), single_point=single)
+    if res.observed is not None:
+        for line in res.observed.messages:
+            print(line)
+    for w in res.warnings:
+        session.err(f"Warning: AsymptoticLimits: {w}")
+    if res.failed_fits:
+        session.err(f"Warning: AsymptoticLimits: {res.failed_fits} of {res.fits} fits did not converge "
+                    "(Minuit status not 0/1); the limits may be inaccurate")
+    if res.error:
+        session.err(f"Caught exception {res.error}")
+    else:
+        print_block(res)
+    branches, extra = [], {}
+    if single is not None:
+        branches, extra = [("r", np.dtype("f8"))], {"r": float(single)}
+    rows = [limit_row(limit, err, q, i_toy, extra) for limit, err, q in res.tree_rows()]
+    o = res.observed
+    counted = o is not None and o.ok and not res.error
+    return ToyOutcome(i_toy, rows, branches, counted=counted, limit=float(o.limit) if counted else 0.0)

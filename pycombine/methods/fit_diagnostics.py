@@ -70,6 +70,7 @@ from ..model.compile import CompiledModel
 from ..model.hessian import gauss_newton_hessian
 from ..model.likelihood import Dataset, Likelihood
 from ..outputs.console import cpp
+from .base import ToyOutcome, limit_row
 
 #: largest number of parameters for which the BB-lite-extended covariance is built as a dense
 #: matrix (12k x 12k doubles: 1.1 GB); beyond, the BB-lite parameters stay profiled out
@@ -88,6 +89,7 @@ __all__ = [
     "check_options",
     "option_messages",
     "run",
+    "run_toy",
 ]
 
 
@@ -911,9 +913,7 @@ STAGE_SEEDS = {"prefit": 1, "fit_b": 2, "fit_s": 3}
 def fit_diagnostics_path(session, opt: FitDiagnosticsOptions) -> str:
     """``<out>/fitDiagnostics<name>.root`` (``--X-rtd longName``: with the mass/toy tags)."""
     name = session.opts.name
-    from ..runner import runtime_define
-
-    long_name = bool(runtime_define(session.opts, "longName"))
+    long_name = bool(session.runtime_define("longName"))
     base = f"fitDiagnostics{name}"
     if long_name:
         higgs = session.output_filename("FitDiagnostics")
@@ -945,3 +945,19 @@ def run(session) -> int:
         tree.add(limit, err, q, i_toy)
     tree.write(session.output_filename())
     return 0
+
+
+def run_toy(session, data, i_toy: int, generation, first: bool) -> ToyOutcome:
+    """One toy: both fits; the first toy also computes the yields saved in the output file."""
+    opt = FitDiagnosticsOptions.from_opts(session.opts)
+    if opt.init_from_bonly and opt.minos != "none":
+        # printed by Combine's FitDiagnostics::runSpecific for every dataset
+        print("Cannot re-use b-only fit parameters when running minos. Parameters will be reset when running S+B fit")
+        opt.init_from_bonly = False
+    res = fit_diagnostics(session, data, i_toy, opt, with_yields=first, generation=generation)
+    for line in res.lines:
+        print(line)
+    rows = [limit_row(limit, err, q, i_toy) for limit, err, q in res.limit_rows]
+    final = [r for r in rows if r.quantile == -1.0]
+    # keep only what the output file needs: the first toy's yields, everyone's tree values
+    return ToyOutcome(i_toy, rows, [], counted=bool(final), limit=final[-1].limit if final else 0.0, payload=res)

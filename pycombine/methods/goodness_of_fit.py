@@ -33,7 +33,8 @@ import numpy as np
 from ..errors import OptionError
 from ..fit.scan import LimitSafeFitter, Profiler
 from ..outputs.console import cpp
-from ..outputs.limit_tree import LimitRow
+from ..outputs.limit_tree import LimitRow, LimitTree
+from .base import ToyOutcome
 
 MESSAGES = {
     "saturated": "Will use saturated model to compute goodness of fit for a binned likelihood",
@@ -341,3 +342,14 @@ def run(session) -> int:
     sys.stdout.flush()
     tree.write(session.output_filename())
     return 0
+
+
+def run_toy(session, data, i_toy: int, generation, first: bool) -> ToyOutcome:
+    """One toy: the statistic's console lines and its ``limit`` row (counted when it is finite)."""
+    algo = _algo(session.opts)
+    res = goodness_of_fit(session, data, algo)
+    for line in res.lines:
+        print(line)
+    tree = LimitTree(0.0, 0)
+    add_row(tree, res, i_toy)
+    return ToyOutcome(i_toy, tree.rows, branches(session, algo), counted=bool(res.ok), limit=float(res.statistic))

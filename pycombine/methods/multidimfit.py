@@ -48,7 +48,8 @@ from ..fit.scan import (
 )
 from ..fit.warm import warm_fitter
 from ..outputs.console import cpp
-from ..outputs.limit_tree import LimitRow
+from ..outputs.limit_tree import LimitRow, LimitTree
+from .base import ToyOutcome
 
 ALGOS = ("none", "singles", "grid", "grid3x3", "fixed", "impact", "cross", "random", "contour2d", "stitch2d")
 SUPPORTED = ("none", "singles", "grid", "fixed", "impact")
@@ -615,3 +616,12 @@ def run(session) -> int:
     sys.stdout.flush()
     tree.write(session.output_filename())
     return 0
+
+
+def run_toy(session, data, i_toy: int, generation, first: bool) -> ToyOutcome:
+    """One toy: the fit's console text and its rows (Combine's MultiDimFit never sets ``limit``
+    and always counts the toy)."""
+    res = multidimfit(session, data, MultiDimFitConfig.from_options(session.opts), out=print)
+    tree = LimitTree(0.0, 0)
+    add_rows(tree, res, i_toy)
+    return ToyOutcome(i_toy, tree.rows, list(res.branches), counted=True, limit=0.0)

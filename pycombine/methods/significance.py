@@ -16,6 +16,7 @@ import numpy as np
 
 from ..fit.asymptotic import norm_cdf_c, norm_quantile_c
 from ..outputs.console import cpp
+from .base import ToyOutcome, limit_row
 
 #: the conditional fit is "better" than the free one by more than this: redo the free fit
 REFIT_THRESHOLD = 0.02
@@ -134,3 +135,9 @@ def run(session) -> int:
     tree.write(session.output_filename())
     sys.stdout.flush()
     return 0
+
+
+def run_toy(session, data, i_toy: int, generation, first: bool) -> ToyOutcome:
+    """One toy: Combine's block and a ``limit`` row with the significance."""
+    value = report(session, data)
+    return ToyOutcome(i_toy, [limit_row(value, 0.0, -1.0, i_toy)], [], counted=True, limit=float(value))

@@ -19,6 +19,7 @@ import numpy as np
 from ..datacard.model import Datacard, ShapeLine, Systematic, is_shape_type
 from ..datacard.parse import parse_range
 from ..errors import DatacardError, ShapeError
+from ..physics import DefaultModel, PhysicsModel
 from ..shapes import ShapeFiles, Template
 from .formula import Formula, FormulaError
 from .spec import (
@@ -45,6 +46,7 @@ class BuildOptions:
     channel_masks: bool = False  # --channel-masks
     data_name: str = "data_obs"  # --dataMapName
     warn: Callable[[str], None] | None = None  # receives warnings (stderr in the CLI)
+    physics: PhysicsModel | None = None  # -P: the POIs and yield scalings (default: Combine's defaultModel)
 
 
 def _g(x: float) -> float:
@@ -86,6 +88,7 @@ class _Builder:
         self.log: list[str] = []
         self.templates: dict[tuple[str, str, str], Template | None] = {}
         self.mass_str = mass_string(options.mass)
+        self.physics = options.physics or DefaultModel()
 
     def warn(self, msg: str) -> None:
         if self.opt.warn:
@@ -183,7 +186,10 @@ class _Builder:
 
     def build_parameters(self) -> None:
         card = self.card
-        self.add_param(Parameter("r", 1.0, 0.0, 20.0, kind="poi", origin="POI"))
+        for poi in self.physics.pois(card):
+            self.add_param(Parameter(poi.name, poi.init, poi.lo, poi.hi, kind="poi", origin="POI"))
+        for e in self.physics.expressions(card):
+            self.formulas[e.name] = FormulaSpec(e.name, e.formula, list(e.args))
         for s in card.systematics:
             self._nuisance(s)
         self._ext_args()
@@ -543,8 +549,12 @@ class _Builder:
         rate = card.rates[b][p]
         signal = bool(card.is_signal[p])
         spec = ProcessSpec(b, p, signal, rate=rate, norm=rate)
-        if signal:
-            spec.factors.append("r")
+        scale = self.physics.yield_scale(card, b, p)
+        if isinstance(scale, str):
+            spec.factors.append(scale)
+        elif scale != 1:
+            raise DatacardError(f"physics model {self.physics.name}: yield scale {scale!r} of '{p}' in '{b}' "
+                                "is not supported (a parameter name or 1)")
         for rp in card.rate_params.get((b, p), []):
             if rp.name not in self.params and rp.name not in self.formulas:
                 raise DatacardError(f"rateParam '{rp.name}' could not be created", line=rp.line)
@@ -877,7 +887,7 @@ def build_model(card: Datacard, options: BuildOptions | None = None) -> ModelSpe
         channels=channels,
         parameters=b.params,
         formulas=b.formulas,
-        pois=["r"],
+        pois=[poi.name for poi in b.physics.pois(card)],
         nuisances=nuisances,
         global_observables=global_obs,
         groups=groups,

@@ -99,7 +99,7 @@ def _run_dask(func, tasks, scheduler, bar: Progress) -> list:
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
-        from .errors import OptionError
+        from ..errors import OptionError
 
         raise OptionError("--dask-scheduler needs dask.distributed: pip install 'pycombine[dask]'") from None
     own_client = False

@@ -1,10 +1,12 @@
-"""Combine's command-line options, as one table.
+"""Combine's command-line options: one table, and the options of one run.
 
 Combine parses options with Boost.Program_options: long options accept ``--opt value`` and
 ``--opt=value``, any unambiguous prefix of a long option is accepted, boolean-valued options
 (``--floatOtherPOIs 1``) need a value while flags take none, and some options may be repeated.
-The table below drives the click command in :mod:`pycombine.cli.combine`; it only declares
-options, the methods interpret them.
+The table below drives the click command in :mod:`pycombine.cli.combine` and the defaults of
+:class:`RunOptions` (what the Python API passes around); it only declares options, the methods
+interpret them. It lives here, below the command line, because the run layer and the Python API
+need the same defaults as the console script.
 
 Kinds: ``str``, ``float``, ``float32`` (Combine stores it as a C float), ``int``, ``bool``
 (needs a value 1/0/true/false), ``flag`` (no value), ``multi`` (repeatable string).
@@ -12,7 +14,11 @@ Kinds: ``str``, ``float``, ``float32`` (Combine stores it as a C float), ``int``
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from types import SimpleNamespace
+
+from ..errors import OptionError
 
 
 @dataclass(frozen=True)
@@ -170,3 +176,69 @@ OPTIONS: list[Opt] = [
 ]
 
 BY_DEST = {o.dest: o for o in OPTIONS}
+
+
+class RunOptions(SimpleNamespace):
+    """All command-line options by destination name (see :data:`OPTIONS`)."""
+
+    @classmethod
+    def from_cli(cls, kwargs: dict) -> "RunOptions":
+        return cls(**kwargs)
+
+    @classmethod
+    def defaults(cls, **overrides) -> "RunOptions":
+        values = {o.dest: (tuple(o.default) if o.kind == "multi" else o.default) for o in OPTIONS}
+        values["cards"] = ()
+        values["_given"] = set(overrides)
+        values.update(overrides)
+        return cls(**values)
+
+
+def datacard_path(opts: RunOptions) -> str:
+    """The one datacard of a command line (positional or ``-d``)."""
+    cards = list(opts.cards)
+    if opts.datacard:
+        cards.insert(0, opts.datacard)
+    if not cards:
+        raise OptionError("Missing datacard file (give it as an argument or with -d)")
+    if len(cards) > 1:
+        raise OptionError(f"only one datacard can be given, got {', '.join(cards)}")
+    return cards[0]
+
+
+#: ``--X-rtd`` switches that change what pycombine does; every other one tunes RooFit or Minuit
+#: internals pycombine does not have, and is accepted with a note on stderr
+RUNTIME_DEFINES_USED = {
+    "MINIMIZER_no_analytic": "autoMCStats (BB-lite) parameters are minimised numerically, not analytically",
+    "longName": "the fitDiagnostics file name carries the mass and toy tags",
+}
+
+
+def _atoi(value: str) -> int:
+    """C ``atoi``: the leading integer of ``value``, 0 if none."""
+    digits = re.match(r"\s*[+-]?\d+", value)
+    return int(digits.group()) if digits else 0
+
+
+def runtime_define(opts, name: str) -> int:
+    """Value of ``--X-rtd name[=value]`` (1 without a value, C ``atoi`` of the value, 0 if absent);
+    the last occurrence wins, as in Combine's ``runtimedef::set``."""
+    out = 0
+    for item in getattr(opts, "x_rtd", ()) or ():
+        key, eq, value = item.partition("=")
+        if key == name:
+            out = _atoi(value) if eq else 1
+    return out
+
+
+def runtime_define_lines(opts) -> tuple[list[str], list[str]]:
+    """Combine's ``--X-rtd`` handling: its ``-v`` stdout lines, and stderr notes for the switches
+    that have no effect here."""
+    out, notes = [], []
+    for item in getattr(opts, "x_rtd", ()) or ():
+        name, eq, value = item.partition("=")
+        if opts.verbose > 0:
+            out.append(f"Setting runtime-define {name} to {_atoi(value)}" if eq else f"Turning on runtime-define {name}")
+        if name not in RUNTIME_DEFINES_USED:
+            notes.append(f"Note: --X-rtd {item} has no effect in pycombine (it tunes RooFit/Minuit internals)")
+    return out, notes

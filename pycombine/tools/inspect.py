@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 
-from .datacard.model import Datacard
-from .model.prefit import prefit_yields
-from .model.spec import ModelSpec
+from ..datacard.model import Datacard
+from ..model.prefit import prefit_yields
+from ..model.spec import ModelSpec
 
 
 def _effect_text(v) -> str:

@@ -54,10 +54,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError, OptionError
-from .fit.minimize import Fitter
-from .fit.scan import DELTA_NLL_68, Profiler
-from .fit.warm import WarmFitter, full_hessian
+from ..errors import ModelError, OptionError
+from ..fit.minimize import Fitter
+from ..fit.scan import DELTA_NLL_68, Profiler
+from ..fit.warm import WarmFitter, full_hessian
 
 #: combineTool's ``type`` of a parameter, from the class of its constraint pdf
 TYPE_BY_CONSTRAINT = {
@@ -247,8 +247,8 @@ def _constraint_minos(session, i: int) -> list[float]:
     range; a crossing beyond the range is reported at the range end, as Minos does)."""
     from scipy.optimize import minimize_scalar
 
-    from .fit.roots import brent_root as brentq
-    from .model.likelihood import Dataset, Likelihood
+    from ..fit.roots import brent_root as brentq
+    from ..model.likelihood import Dataset, Likelihood
 
     m = session.model
     lo, hi = float(m.lo[i]), float(m.hi[i])
@@ -525,8 +525,8 @@ def impacts(session, data=None, options: ImpactsOptions | None = None,
 
     ``data`` defaults to the session's main dataset (observed, or Asimov for ``-t -1``).
     """
-    from .methods.multidimfit import MultiDimFitConfig, minos_delta, multidimfit
-    from .parallel import run_tasks
+    from ..methods.multidimfit import MultiDimFitConfig, minos_delta, multidimfit
+    from ..run.parallel import run_tasks
 
     options = options or ImpactsOptions()
     say = out or (lambda line: None)
@@ -646,8 +646,9 @@ def summary_lines(result: ImpactsResult) -> list[str]:
 def run(opts, options: ImpactsOptions, output: str | None = "impacts.json", plot: str | None = None,
         plot_per_page: int = 30, out: Callable[[str], None] = print) -> int:
     """``pycombine impacts``: load the card, compute, write impacts.json (and the plot)."""
-    from .runner import datacard_path, load
-    from .session import Session
+    from ..run.loading import load
+    from ..run.options import datacard_path
+    from ..run.session import Session
 
     t0 = time.perf_counter()
     path = datacard_path(opts)
@@ -662,7 +663,7 @@ def run(opts, options: ImpactsOptions, output: str | None = "impacts.json", plot
     if result.missing:
         out("Missing inputs: " + ",".join(result.missing))
     if plot:
-        from .impacts_plot import plot_impacts
+        from ..plots.impacts import plot_impacts
 
         try:
             plot_impacts(result.to_json(), plot, per_page=plot_per_page)

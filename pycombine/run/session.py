@@ -16,12 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import OptionError
-from .fit.minimize import Fitter, MinimizerOptions, ParameterState
-from .model.compile import CompiledModel
-from .model.likelihood import Dataset, Likelihood
-from .model.spec import ModelSpec
-from .outputs.limit_tree import LimitTree, output_filename
+from ..errors import OptionError
+from ..fit.minimize import Fitter, MinimizerOptions, ParameterState
+from ..model.compile import CompiledModel
+from ..model.likelihood import Dataset, Likelihood
+from ..model.spec import ModelSpec
+from ..outputs.limit_tree import LimitTree, output_filename
+from .loading import load
+from .options import RunOptions, runtime_define
 
 
 def _fmt(x: float) -> str:
@@ -45,8 +47,6 @@ class Session:
         """Parse and build the datacard ``path`` as ``combine -M method`` would, with command-line
         options given by their Python names, e.g. ``Session.from_card("card.txt", "MultiDimFit",
         algo="singles", expect_signal=1.0)``."""
-        from .runner import RunOptions, load
-
         opts = RunOptions.defaults(method=method, cards=(str(path),), **options)
         _card, spec = load(str(path), opts)
         return cls(spec, opts, out=out, err=err)
@@ -73,11 +73,13 @@ class Session:
             strategy=int(getattr(opts, "cmin_strategy", 1)),
             tolerance=float(getattr(opts, "cmin_tolerance", 0.1)),
         )
-        from .runner import runtime_define
-
-        self.analytic_bb = not runtime_define(opts, "MINIMIZER_no_analytic")
+        self.analytic_bb = not self.runtime_define("MINIMIZER_no_analytic")
         self.toys = int(getattr(opts, "toys", 0) or 0)
         self._apply_options()
+
+    def runtime_define(self, name: str) -> int:
+        """Value of ``--X-rtd name[=value]`` for this run (0 if not given)."""
+        return runtime_define(self.opts, name)
 
     # ------------------------------------------------------------------ names
     def index(self, name: str) -> int:
