@@ -9,10 +9,12 @@ times; the report gives the median wall time, the spread, and the peak resident 
 process tree (``wait4``'s ``ru_maxrss``, the largest over the runs). Suites:
 
 * ``startup``: ``combine --help``, an argument error, and ``python -c "import pycombine"``;
-* ``cases``: every case of the regression suite (``tests/reference/cases.json``), beside the wall
+* ``cases``: every case of the regression suite (``../shared/reference/cases.json``), beside the wall
   time the real Combine needed for it (``combine_wall_s``) and the ratio;
 * ``lumi``: the T′ luminosity-projection loop (8 luminosities x Significance + AsymptoticLimits,
   16 commands in one bash loop);
+* ``toys``: 200 FitDiagnostics toys of our dijet example with ``--parallel 1`` and ``--parallel 2``
+  (the speed-up of the process pool);
 * ``synthetic``: FitDiagnostics and AsymptoticLimits on combinations made by
   ``bench/generate.py`` with 1k, 10k and 50k bins and 100, 500 and 2000 nuisances (autoMCStats on).
 
@@ -36,7 +38,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT / "tests" / "reference"
+#: the regression suite recorded from Combine (not in the repository): ../shared/reference beside the
+#: clone, or $PYCOMBINE_REFERENCE
+REFERENCE = Path(os.environ.get("PYCOMBINE_REFERENCE") or ROOT.parent / "shared" / "reference")
 RESULTS = ROOT / "bench" / "results"
 
 #: synthetic combinations: name -> (channels, bins per channel, shape nuisances, lnN nuisances)
@@ -205,6 +209,21 @@ def bench_lumi(env: dict, runs: int, work: Path) -> list[Timing]:
     return [measure(t, folder, env, runs)]
 
 
+def bench_toys(env: dict, runs: int, work: Path) -> list[Timing]:
+    """200 FitDiagnostics toys (~50 ms each) serially and on two worker processes."""
+    folder = work / "toys"
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(ROOT / "datacards" / "shapes", folder)
+    out = []
+    for parallel in (1, 2):
+        cmd = f"combine -M FitDiagnostics dijet_resonance.txt -t 200 -s 17 --expectSignal 1 --parallel {parallel}"
+        out.append(measure(Timing("toys", f"200 FitDiagnostics toys, --parallel {parallel}", cmd), folder, env, runs))
+    if all(t.runs for t in out):
+        print(f"  toys      speed-up of --parallel 2: {out[0].median / out[1].median:.2f}", flush=True)
+    return out
+
+
 def bench_synthetic(env: dict, runs: int, work: Path, sizes: list[str]) -> list[Timing]:
     out = []
     for size in sizes:
@@ -269,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=None, help="timed runs per command (default 5; --quick: 3)")
     ap.add_argument("--quick", action="store_true", help="3 runs, synthetic models 1k and 10k only")
-    ap.add_argument("--only", action="append", choices=["startup", "cases", "lumi", "synthetic"],
+    ap.add_argument("--only", action="append", choices=["startup", "cases", "lumi", "toys", "synthetic"],
                     help="run only these suites (repeatable)")
     ap.add_argument("--case", action="append", help="only these reference cases (repeatable)")
     ap.add_argument("--sizes", default=None, help="synthetic models, comma separated (default 1k,10k,50k)")
@@ -282,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in sizes if s not in SYNTHETIC]
     if unknown:
         ap.error(f"unknown synthetic size(s) {unknown}; known: {', '.join(SYNTHETIC)}")
-    suites = set(a.only or ["startup", "cases", "lumi", "synthetic"])
+    suites = set(a.only or ["startup", "cases", "lumi", "toys", "synthetic"])
 
     # the console scripts next to this interpreter come first, like in an activated venv
     env = dict(os.environ)
@@ -305,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
             timings += bench_cases(env, runs, work, set(a.case) if a.case else None)
         if "lumi" in suites:
             timings += bench_lumi(env, runs, work)
+        if "toys" in suites:
+            timings += bench_toys(env, runs, work)
         if "synthetic" in suites:
             timings += bench_synthetic(env, runs, a.out, sizes)
 

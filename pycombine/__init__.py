@@ -3,28 +3,34 @@
 The public Python API is small::
 
     import pycombine
-    model = pycombine.load_datacard("card.txt")
+    model = pycombine.load_datacard("card.txt")            # a card compiled into the engine
     result = model.fit()
+    session = pycombine.Session.from_card("card.txt", "MultiDimFit", algo="singles")
 
 Heavy modules (numpy, scipy, iminuit, uproot, lark) are imported lazily so that the command-line
-tools start quickly.
+tools start quickly. The package layout is described in docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_datacard", "parse_datacard"]
+__all__ = ["__version__", "Session", "load_datacard", "parse_datacard", "run_toys", "toys_for_card"]
+
+#: lazy attributes (keep `import pycombine` cheap): name -> (module, attribute)
+_LAZY = {
+    "parse_datacard": ("pycombine.datacard", "parse_datacard"),
+    "load_datacard": ("pycombine.api", "load_datacard"),
+    "Session": ("pycombine.run.session", "Session"),
+    "run_toys": ("pycombine.run.toys", "run_toys"),
+    "toys_for_card": ("pycombine.run.toys", "toys_for_card"),
+}
 
 
 def __getattr__(name: str):
-    # lazy attributes: keep `import pycombine` cheap
-    if name == "parse_datacard":
-        from .datacard import parse_datacard
+    if name in _LAZY:
+        import importlib
 
-        return parse_datacard
-    if name == "load_datacard":
-        from .api import load_datacard
-
-        return load_datacard
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
     raise AttributeError(f"module 'pycombine' has no attribute {name!r}")

@@ -1,10 +1,18 @@
-"""Helpers to run reference cases (recorded from the real Combine) through our console scripts.
+"""The regression suite recorded from the real Combine v10.6.0, and helpers to run its cases.
 
-The comparison rules are the functions of ``check.py`` in the reference suite (the judge the
-project is measured by), loaded from there so that pytest reports each case separately with
-exactly the judge's tolerances. Expected values always
-come from ``tests/reference/expected/<id>.json`` (or ``$PYCOMBINE_REFERENCE``), never from our
-own previous output.
+The suite is not part of the repository (its cards come from Combine's tutorials and CI): it is
+read in place from ``../shared/reference`` beside the clone, or from ``$PYCOMBINE_REFERENCE``.
+Where it is absent (a user's clone), every test that needs it is skipped with
+:data:`SKIP_REASON`; the unit tests still run.
+
+The comparison rules are the functions of ``check.py`` in the suite (the judge the project is
+measured by), loaded from there so that pytest reports each case separately with exactly the
+judge's tolerances. Expected values always come from ``expected/<id>.json``, never from our own
+previous output.
+
+Cases that do not match yet are listed in :data:`KNOWN_DIFFERENCES` (numerical differences we
+understand) and :data:`NOT_BUILT` (features of open issues); :func:`case_params` marks them
+``xfail`` (strict: an unexpected pass fails, so the lists stay honest).
 """
 
 from __future__ import annotations
@@ -16,23 +24,73 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
+SKIP_REASON = (
+    "the regression suite recorded from Combine is not here: tests read it from ../shared/reference "
+    "beside the clone or from $PYCOMBINE_REFERENCE"
+)
 
-def reference_dir() -> Path:
-    env = os.environ.get("PYCOMBINE_REFERENCE")
-    if env:
-        return Path(env)
-    local = HERE / "reference"
-    if local.exists():
-        return local
-    return REPO.parent / "shared" / "reference"
+#: case id -> reason it does not match Combine (understood numerical differences)
+KNOWN_DIFFERENCES: dict[str, str] = {
+    "ci_shapeInterp_fitdiag_asimov": (
+        "Asimov fit of r = 1 with r limited to [-1, 1]: the minimum is on the range edge r = 1. "
+        "Combine's Migrad stopped at r = 0.99625 (2.8e-5 in NLL above the edge), so its rHiErr is "
+        "the distance to the edge, 0.0038; ours stops at 0.9998 (rHiErr 0.0002). Everything else "
+        "agrees (nll_min to 3e-5, rLoErr 0.6167 vs 0.6165, nuisances within 0.01)."
+    ),
+}
+
+_T2W = "needs text2workspace.py and its physics models (issue: workspaces and physics models)"
+_HYBRID = "needs -M HybridNew (issue: toy-based inference at scale)"
+#: case id -> the open feature it needs
+NOT_BUILT: dict[str, str] = {
+    "t2w_default_asym": _T2W,
+    "t2w_multisig_singles": _T2W,
+    "t2w_multisig_grid2d": _T2W,
+    "t2w_multisig_asym_qqH": _T2W,
+    "t2w_multisig_fitdiag": _T2W,
+    "t2w_hww_rWW_singles": _T2W,
+    "t2w_masks_cr_fitdiag": _T2W,
+    "t2w_custom_ratio_singles": _T2W,
+    "toys_hybrid_lhc_limit": _HYBRID,
+    "toys_hybrid_singlepoint": _HYBRID,
+    "toys_hybrid_significance": _HYBRID,
+    "toys_hybrid_fc_point": _HYBRID,
+    "toys_gof_saturated_shapes": (
+        "-t 200 writes 198 rows where Combine writes 200: toys whose fit fails are dropped "
+        "(issue: toy-based inference at scale)"
+    ),
+}
+
+
+def reference_dir() -> Path | None:
+    """The suite's folder, or None when it is not on this machine."""
+    env_dir = os.environ.get("PYCOMBINE_REFERENCE")
+    path = Path(env_dir) if env_dir else REPO.parent / "shared" / "reference"
+    return path if (path / "cases.json").is_file() else None
 
 
 REF = reference_dir()
-CASES = json.loads((REF / "cases.json").read_text())
+AVAILABLE = REF is not None
+#: mark for tests (or whole modules, as ``pytestmark``) that need the suite
+needs_reference = pytest.mark.skipif(not AVAILABLE, reason=SKIP_REASON)
+CASES = json.loads((REF / "cases.json").read_text()) if AVAILABLE else {"cases": [], "tolerances": {}}
+
+
+def ref_path(*parts: str) -> Path:
+    """A path inside the suite (a path that does not exist when the suite is absent)."""
+    return (REF if AVAILABLE else REPO.parent / "shared" / "reference").joinpath(*parts)
+
+
+def params(values: list, ids=None) -> list:
+    """Parametrize values from the suite; one skipped entry with the reason when it is absent."""
+    if not AVAILABLE:
+        return [pytest.param(None, marks=pytest.mark.skip(reason=SKIP_REASON), id="no-reference-suite")]
+    return [pytest.param(v, id=ids(v) if ids else None) for v in values]
 
 
 def _load_judge():
@@ -45,7 +103,7 @@ def _load_judge():
     return module
 
 
-JUDGE = _load_judge()
+JUDGE = _load_judge() if AVAILABLE else None
 
 
 def expected(case_id: str) -> dict:
@@ -53,11 +111,40 @@ def expected(case_id: str) -> dict:
 
 
 def case_ids(method: str | None = None) -> list[str]:
+    """Ids of the suite's cases (of one method), in the suite's order."""
+    return [c["id"] for c in CASES["cases"] if method is None or c["method"] == method]
+
+
+def expected_failure(case_id: str) -> str | None:
+    """Why a case does not match yet (None if it should)."""
+    return KNOWN_DIFFERENCES.get(case_id) or NOT_BUILT.get(case_id)
+
+
+def case_params(method: str | None = None, include_not_built: bool = True) -> list:
+    """:func:`case_ids` as pytest parameters, with strict ``xfail`` marks on the cases that do not
+    match yet; ``include_not_built=False`` leaves out the cases of features not built yet (for
+    tests that check details of output a missing feature cannot produce)."""
+    if not AVAILABLE:
+        return params([])
     out = []
-    for c in CASES["cases"]:
-        if method is None or c["method"] == method:
-            out.append(c["id"])
+    for cid in case_ids(method):
+        if cid in NOT_BUILT and not include_not_built:
+            continue
+        reason = expected_failure(cid)
+        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+        out.append(pytest.param(cid, marks=marks, id=cid))
     return out
+
+
+def built_case_ids(method: str | None = None) -> list[str]:
+    """:func:`case_ids` without the cases of features not built yet."""
+    return [c for c in case_ids(method) if c not in NOT_BUILT]
+
+
+def built_case_params(method: str | None = None) -> list:
+    """:func:`built_case_ids` as pytest parameters, without xfail marks (for tests of details that
+    cases with a known numerical difference still match); skipped when the suite is absent."""
+    return params(built_case_ids(method), ids=str)
 
 
 def bin_dir() -> str:
@@ -89,7 +176,13 @@ def run_case(case_id: str, workdir: Path) -> tuple[dict, subprocess.CompletedPro
 
 def read_tree(path: Path, name: str):
     """The tree ``name`` of a ROOT file as numpy arrays (None if absent), as the judge reads it."""
-    return JUDGE.read_tree(str(path), name)
+    import numpy as np
+    import uproot
+
+    with uproot.open(str(path)) as f:
+        if name not in [k.split(";")[0] for k in f.keys()]:
+            return None
+        return {k: np.asarray(v) for k, v in f[name].arrays(library="np").items()}
 
 
 def compare(exp: dict, workdir: Path) -> list[str]:

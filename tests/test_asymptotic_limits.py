@@ -14,8 +14,7 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
-from conftest import KNOWN_DIFFERENCES
-from refsuite import case_ids, compare, env, read_tree, run_case
+from refsuite import case_params, compare, env, read_tree, run_case
 from scipy.optimize import brentq, minimize_scalar
 
 from pycombine.fit.asymptotic import (
@@ -307,10 +306,8 @@ def test_limit_outside_range_still_writes_file(tmp_path):
 
 
 # ---------------------------------------------------------------------- reference suite
-@pytest.mark.parametrize("case_id", case_ids("AsymptoticLimits"))
+@pytest.mark.parametrize("case_id", case_params("AsymptoticLimits"))
 def test_reference_case(case_id, tmp_path):
-    if case_id in KNOWN_DIFFERENCES:
-        pytest.xfail(KNOWN_DIFFERENCES[case_id])
     exp, proc = run_case(case_id, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert compare(exp, tmp_path) == []

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from refsuite import REF, compare_card
+from refsuite import AVAILABLE, REF, compare_card, needs_reference, params, ref_path
 
 from pycombine.cli.combine_cards import main as cli_main
 from pycombine.datacard.combine_cards import (
@@ -36,11 +36,11 @@ SEP = "-" * 130
 # ------------------------------------------------------------------------------ reference suite
 def _reference_cases() -> list:
     cases = []
-    for path in sorted((REF / "expected").glob("*.json")):
+    for path in sorted(ref_path("expected").glob("*.json")):
         exp = json.loads(path.read_text())
         if "combined_card" in exp and exp.get("rc", 0) == 0:
             cases.append(pytest.param(exp, id=exp["id"]))
-    return cases
+    return cases if AVAILABLE else params([])
 
 
 def _run_cli(argv, capsys) -> tuple[int, str, str]:
@@ -57,7 +57,7 @@ def _run_cli(argv, capsys) -> tuple[int, str, str]:
 def test_reference_combined_card(exp, tmp_path, monkeypatch, capsys):
     """Run the case's setup like check.py: in a copy of its folder, combineCards.py through our CLI."""
     work = tmp_path / "work"
-    shutil.copytree(REF / "cards" / exp["folder"], work)
+    shutil.copytree(ref_path("cards", exp["folder"]), work)
     monkeypatch.chdir(work)
     target = None
     for step in exp["setup"]:
@@ -69,6 +69,8 @@ def test_reference_combined_card(exp, tmp_path, monkeypatch, capsys):
             assert code == 0, err
             target = target.strip()
             (work / target).write_text(out)
+        elif "text2workspace" in step:  # what follows combineCards.py is not its business
+            break
         else:  # e.g. printf '...' >> combined.txt
             subprocess.run(step, shell=True, cwd=work, check=True)
     got = (work / target).read_text()
@@ -77,10 +79,12 @@ def test_reference_combined_card(exp, tmp_path, monkeypatch, capsys):
     assert got == exp["combined_card"]
 
 
+@needs_reference
 def test_reference_suite_found():
     assert _reference_cases(), "the reference suite has no combineCards.py case"
 
 
+@needs_reference
 def test_console_script_runs_a_reference_case(tmp_path):
     ref = REF
     cases = [p.values[0] for p in _reference_cases()]

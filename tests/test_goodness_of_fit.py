@@ -11,8 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import KNOWN_DIFFERENCES
-from refsuite import case_ids, compare, run_case
+from refsuite import case_params, needs_reference, compare, run_case
 
 from pycombine.methods.goodness_of_fit import scan_cdf
 
@@ -66,15 +65,14 @@ rate           3    5    1    6
 
 
 # ---------------------------------------------------------------------------------------- reference
-@pytest.mark.parametrize("case_id", case_ids("GoodnessOfFit"))
+@pytest.mark.parametrize("case_id", case_params("GoodnessOfFit"))
 def test_reference_case(case_id, tmp_path):
-    if case_id in KNOWN_DIFFERENCES:
-        pytest.xfail(KNOWN_DIFFERENCES[case_id])
     exp, proc = run_case(case_id, tmp_path)
     assert proc.returncode == exp["rc"], proc.stderr[-2000:]
     assert compare(exp, tmp_path) == []
 
 
+@needs_reference
 def test_reference_console_lines(tmp_path):
     exp, proc = run_case("gof_saturated_hww", tmp_path)
     assert proc.stdout.splitlines() == exp["stdout"].splitlines()
@@ -142,13 +140,14 @@ def test_scan_cdf_close_to_exact():
     assert np.allclose(cdf8[5:], 1.0, atol=1e-9)
 
 
+@needs_reference
 def test_ks_ad_fixed_model(tmp_path):
     """KS/AD on a shape card with r frozen: compare with the exact EDF/CDF distance."""
     import shutil
 
-    from refsuite import REF
+    from refsuite import ref_path
 
-    shutil.copytree(REF / "cards" / "shapes", tmp_path, dirs_exist_ok=True)
+    shutil.copytree(ref_path("cards", "shapes"), tmp_path, dirs_exist_ok=True)
     path = str(tmp_path / "simple-shapes-TH1.txt")
     s = _session(path, algo="KS", freeze_parameters="r,lumi,bgnorm,alpha,sigma")
     from pycombine.methods.goodness_of_fit import goodness_of_fit

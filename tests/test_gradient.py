@@ -17,7 +17,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from refsuite import CASES, REF, env, expected
+from refsuite import built_case_ids, env, expected, needs_reference, params, ref_path
 
 from pycombine.model.compile import AMC_LIN, FLOOR, TH1_LIN
 from pycombine.model.likelihood import Dataset, Likelihood
@@ -30,8 +30,8 @@ STEP = 1e-6  # relative finite-difference step
 def _models() -> list[dict]:
     """Unique (folder, card, mass, setup) combinations of the reference cases."""
     out, seen = [], set()
-    for case in CASES["cases"]:
-        exp = expected(case["id"])
+    for case_id in built_case_ids():
+        exp = expected(case_id)
         toks = shlex.split(exp["command"])
         card = next(t for t in toks[1:] if t.endswith(".txt"))
         mass = 120.0
@@ -45,7 +45,7 @@ def _models() -> list[dict]:
             continue
         seen.add(key)
         out.append(
-            {"id": case["id"], "folder": exp["folder"], "card": card, "mass": mass,
+            {"id": case_id, "folder": exp["folder"], "card": card, "mass": mass,
              "setup": list(exp["setup"]), "combined": exp.get("combined_card")}
         )
     return out
@@ -56,7 +56,7 @@ MODELS = _models()
 
 def _prepare(entry: dict, workdir) -> str:
     """Copy the inputs; replay combineCards.py from its recorded output and run the other setup lines."""
-    shutil.copytree(REF / "cards" / entry["folder"], workdir, dirs_exist_ok=True)
+    shutil.copytree(ref_path("cards", entry["folder"]), workdir, dirs_exist_ok=True)
     for cmd in entry["setup"]:
         if cmd.startswith("combineCards.py"):
             target = re.search(r">\s*(\S+)\s*$", cmd).group(1)
@@ -168,7 +168,7 @@ def _check_gradient(lik: Likelihood, theta: np.ndarray, indices, label: str) -> 
     return checked
 
 
-@pytest.mark.parametrize("entry", MODELS, ids=[f"{e['folder']}/{e['card']}" for e in MODELS])
+@pytest.mark.parametrize("entry", params(MODELS, ids=lambda e: f"{e['folder']}/{e['card']}"))
 def test_gradient_matches_finite_differences(entry, tmp_path):
     spec, model, data = _build(entry, tmp_path)
     lik = Likelihood(model, data)
@@ -182,6 +182,7 @@ def test_gradient_matches_finite_differences(entry, tmp_path):
     assert n == 3 * len(indices)
 
 
+@needs_reference
 def test_gradient_with_pinned_bb_lite_parameters(tmp_path):
     """BB-lite parameters pinned to a value (scans/impacts of one of them) get their explicit
     gradient (Poisson term + their Gaussian constraint); the others stay profiled."""
@@ -292,10 +293,11 @@ def test_gradient_on_a_model_with_every_modifier(tmp_path, analytic_bb):
         assert _check_gradient(lik, theta, indices, f"synthetic model, point {k}") == indices.size
 
 
+@needs_reference
 def test_every_reference_model_is_covered():
     cards = {(e["folder"], e["card"]) for e in MODELS}
-    for case in CASES["cases"]:
-        exp = expected(case["id"])
+    for case_id in built_case_ids():
+        exp = expected(case_id)
         card = next(t for t in shlex.split(exp["command"])[1:] if t.endswith(".txt"))
         assert (exp["folder"], card) in cards
     assert len(MODELS) >= 25

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from refsuite import REF, env
+from refsuite import AVAILABLE, SKIP_REASON, env, needs_reference, ref_path
 
-REFERENCE = REF / "impacts" / "impacts_hww.json"
-CHECK = REF / "check_impacts.py"
+REFERENCE = ref_path("impacts", "impacts_hww.json")
+CHECK = ref_path("check_impacts.py")
 
 
 def _pycombine() -> str:
@@ -31,7 +31,7 @@ def _pycombine() -> str:
 
 def _prepare_hww(workdir: Path) -> dict:
     rec = json.loads(REFERENCE.read_text())
-    shutil.copytree(REF / "cards" / rec["folder"], workdir, dirs_exist_ok=True)
+    shutil.copytree(ref_path("cards", rec["folder"]), workdir, dirs_exist_ok=True)
     for cmd in rec["setup"]:
         p = subprocess.run(cmd, shell=True, cwd=workdir, capture_output=True, text=True, env=env(), timeout=300)
         assert p.returncode == 0, f"setup failed: {cmd}\n{p.stderr}"
@@ -48,6 +48,8 @@ def _impacts(workdir: Path, *args: str) -> tuple[subprocess.CompletedProcess, fl
 @pytest.fixture(scope="module")
 def hww(tmp_path_factory):
     """The H->WW card, its reference record and our impacts.json (--robustFit 1, --parallel 2)."""
+    if not AVAILABLE:
+        pytest.skip(SKIP_REASON)
     work = tmp_path_factory.mktemp("impacts_hww")
     rec = _prepare_hww(work)
     p, wall = _impacts(work, "combined_datacard.txt", "-m", "125", "--robustFit", "1", "--parallel", "2",
@@ -199,13 +201,14 @@ def _session(card: Path, **kw):
     return Session.from_card(str(card), "MultiDimFit", out=lambda line: None, mass=120.0, **kw)
 
 
+@needs_reference
 def test_poisson_prefit_gmN(tmp_path):
     """gmN 10: prefit = Minos of -ln Poisson(10; x) alone at 0.5: x - 10 ln x = 10 - 10 ln 10 + 0.5."""
     from scipy.optimize import brentq
 
     from pycombine.tools.impacts import impacts
 
-    shutil.copytree(REF / "cards" / "gammas", tmp_path, dirs_exist_ok=True)
+    shutil.copytree(ref_path("cards", "gammas"), tmp_path, dirs_exist_ok=True)
     s = _session(tmp_path / "counting-S1-Sideband10-alpha0p2-Obs2.txt")
     res = impacts(s).to_json()
     (p,) = res["params"]
@@ -219,13 +222,14 @@ def test_poisson_prefit_gmN(tmp_path):
     assert p["fit"][0] < p["fit"][1] < p["fit"][2]
 
 
+@needs_reference
 def test_rate_params_unconstrained_and_range_ends(tmp_path):
     """rateParams are 'Unconstrained' with prefit [v, v, v]. With a range that ends before the
     crossing, Minos reports the range end, while the robust search gives up and Combine keeps
     the parameter (and the POI) at the best fit (FitterAlgoBase: err68 = r0 for a nan crossing)."""
     from pycombine.tools.impacts import ImpactsOptions, impacts
 
-    shutil.copytree(REF / "cards" / "rate_params", tmp_path, dirs_exist_ok=True)
+    shutil.copytree(ref_path("cards", "rate_params"), tmp_path, dirs_exist_ok=True)
     p = subprocess.run("combineCards.py signal=signal_region.txt dimuon=dimuon_control_region.txt "
                        "singlemuon=singlemuon_control_region.txt > rp_combined.txt", shell=True, cwd=tmp_path,
                        capture_output=True, text=True, env=env())

@@ -21,15 +21,16 @@ import numpy as np
 import pytest
 import uproot
 
-from refsuite import REF, env, expected
+from refsuite import env, expected, needs_reference, ref_path
 
+pytestmark = needs_reference
 LUMIS = [1, 10, 20, 50, 100, 200, 500, 1000]
 
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
     work = tmp_path_factory.mktemp("tprime")
-    shutil.copytree(REF / "cards" / "tprime", work, dirs_exist_ok=True)
+    shutil.copytree(ref_path("cards", "tprime"), work, dirs_exist_ok=True)
     for cmd in expected("seed_tprime_lumi10_sig")["setup"]:
         subprocess.run(cmd, shell=True, cwd=work, check=True, env=env())
     script = (

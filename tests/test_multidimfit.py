@@ -11,8 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import KNOWN_DIFFERENCES
-from refsuite import case_ids, compare, expected, run_case
+from refsuite import case_params, needs_reference, compare, expected, run_case
 
 from pycombine.fit.scan import DELTA_NLL_68, chi2_quantile, grid_1d, grid_2d, grid_nd
 
@@ -59,15 +58,14 @@ def _nll(r):
 
 
 # ---------------------------------------------------------------------------------------- reference
-@pytest.mark.parametrize("case_id", case_ids("MultiDimFit"))
+@pytest.mark.parametrize("case_id", case_params("MultiDimFit"))
 def test_reference_case(case_id, tmp_path):
-    if case_id in KNOWN_DIFFERENCES:
-        pytest.xfail(KNOWN_DIFFERENCES[case_id])
     exp, proc = run_case(case_id, tmp_path)
     assert proc.returncode == exp["rc"], proc.stderr[-2000:]
     assert compare(exp, tmp_path) == []
 
 
+@needs_reference
 def test_reference_console_lines(tmp_path):
     """The printed block of a singles run matches Combine's text line for line."""
     exp, proc = run_case("count_realistic_mdf_singles", tmp_path)
@@ -88,6 +86,7 @@ def test_grid_1d_positions_and_reverse_order():
     assert [p.coords[0] for p in pts] == [-1.0, -0.5, 0.0, 0.5, 1.0]
 
 
+@needs_reference
 def test_grid_2d_matches_combine_h4l():
     exp = expected("seed_h4l_grid2d")["outputs"]["higgsCombineTest.MultiDimFit.mH125.root"]["limit"]
     pts, total = grid_2d((0.0, 0.9), (4.0, 1.6), 100)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from refsuite import REF, env
+from refsuite import REF, env, needs_reference
 
+pytestmark = needs_reference
 CASES = ["count_simple_asym", "count_realistic_sig_obs", "count_realistic_fitdiag"]
 
 

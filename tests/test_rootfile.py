@@ -1,4 +1,4 @@
-"""Tests of the ROOT-free output writer (pycombine.outputs.rootfile / tgraph / garwood).
+"""Tests of the ROOT-free output writer (pycombine.outputs.root: file / histograms / tgraph / garwood).
 
 Everything written is read back with uproot. The TGraphAsymmErrors is additionally read with
 classes generated from the file's own TStreamerInfo records, its bytes are walked by hand against
@@ -17,17 +17,16 @@ import pytest
 
 uproot = pytest.importorskip("uproot")
 
-from pycombine.outputs.garwood import (  # noqa: E402
+from pycombine.outputs.data_graph import make_data_graph, write_data_graph  # noqa: E402
+from pycombine.outputs.limit_tree import LIMIT_BRANCHES  # noqa: E402
+from pycombine.outputs.root.file import RootFileWriter  # noqa: E402
+from pycombine.outputs.root.garwood import (  # noqa: E402
     ROOT_ONE_SIGMA_ALPHA,
     garwood_errors,
     garwood_interval,
 )
-from pycombine.outputs.rootfile import (  # noqa: E402
-    LIMIT_BRANCHES,
-    RootFileWriter,
-    histogram_statistics,
-)
-from pycombine.outputs.tgraph import make_data_graph, make_tgraph_asymm_errors  # noqa: E402
+from pycombine.outputs.root.histograms import histogram_statistics  # noqa: E402
+from pycombine.outputs.root.tgraph import make_tgraph_asymm_errors  # noqa: E402
 
 # --------------------------------------------------------------------------------------- fixtures
 
@@ -91,7 +90,7 @@ def combined_file(tmp_path_factory) -> str:
         )
         out.th2("covariance_fit_s", np.eye(2), classname="TH2D")
         out.graph_asymm_errors("shapes_prefit/ch1/asym", **GRAPH, title="an asymmetric graph")
-        out.data_graph("shapes_prefit/ch1", [3, 0, 7, 12], title="sig in ch1")
+        write_data_graph(out, "shapes_prefit/ch1", [3, 0, 7, 12], title="sig in ch1")
     return path
 
 
@@ -125,7 +124,7 @@ def test_garwood_direct_sums_match_scipy_up_to_the_threshold():
     they must give scipy's incomplete-gamma quantiles (ROOT's gamma_quantile[_c])."""
     from scipy.special import gammainccinv, gammaincinv
 
-    from pycombine.outputs.garwood import DIRECT_MAX_COUNT
+    from pycombine.outputs.root.garwood import DIRECT_MAX_COUNT
 
     n = np.arange(0, DIRECT_MAX_COUNT + 1, dtype=float)
     half = ROOT_ONE_SIGMA_ALPHA / 2
@@ -138,7 +137,7 @@ def test_garwood_direct_sums_match_scipy_up_to_the_threshold():
 
 
 def test_garwood_small_counts_need_no_scipy():
-    code = ("import sys; from pycombine.outputs.garwood import garwood_errors; "
+    code = ("import sys; from pycombine.outputs.root.garwood import garwood_errors; "
             "garwood_errors([0, 3, 7.5, 426]); print('scipy.special' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -581,7 +580,7 @@ def test_misuse_is_reported(tmp_path):
 
 def test_writer_module_imports_uproot_lazily():
     code = (
-        "import sys, pycombine.outputs.rootfile, pycombine.outputs.garwood; "
+        "import sys, pycombine.outputs.root.file, pycombine.outputs.root.garwood, pycombine.outputs.limit_tree; "
         "sys.exit('uproot' in sys.modules or 'scipy' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -413,5 +413,5 @@ def test_minimizer_no_analytic_switch(switch, analytic):
     from pycombine.run.session import Session
 
     opts = RunOptions.defaults(x_rtd=switch)
-    _, spec = load(str(Path(__file__).resolve().parents[1] / "datacards/shapes/simple-shapes-TH1.txt"), opts)
+    _, spec = load(str(Path(__file__).resolve().parents[1] / "datacards/shapes/dijet_resonance.txt"), opts)
     assert Session(spec, opts, out=lambda *a: None).analytic_bb is analytic

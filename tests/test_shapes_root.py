@@ -1,18 +1,23 @@
-"""The fast TH1 decoder gives exactly what uproot's general reader gives, on every reference file."""
+"""The fast TH1 decoder gives exactly what uproot's general reader gives, on every ROOT file of our
+examples and of the reference suite."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import uproot
-from refsuite import REF
+from pathlib import Path
+
+from refsuite import params, ref_path
 
 from pycombine.shapes.root import RootSource, _fast_th1, _th1_to_template
 
-FILES = sorted((REF / "cards").rglob("*.root"))
+EXAMPLES = Path(__file__).resolve().parents[1] / "datacards"
+FILES = sorted(EXAMPLES.rglob("*.root")) + params(sorted(ref_path("cards").rglob("*.root")),
+                                                  ids=lambda p: str(p.relative_to(ref_path("cards"))))
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(REF / "cards")))
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(EXAMPLES)) if isinstance(p, Path) else None)
 def test_fast_decoder_matches_uproot(path):
     fast = total = 0
     with uproot.open(path) as f:

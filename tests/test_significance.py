@@ -7,8 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import KNOWN_DIFFERENCES
-from refsuite import case_ids, compare, env, read_tree, run_case
+from refsuite import case_params, compare, env, read_tree, run_case
 from scipy.optimize import brentq, minimize_scalar
 
 CARD = """imax 1
@@ -114,10 +113,8 @@ def test_capped_and_uncapped_deficit(tmp_path):
     assert float(block(p.stdout)[2].split()[1]) == pytest.approx(z, abs=1e-3)
 
 
-@pytest.mark.parametrize("case_id", case_ids("Significance"))
+@pytest.mark.parametrize("case_id", case_params("Significance"))
 def test_reference_case(case_id, tmp_path):
-    if case_id in KNOWN_DIFFERENCES:
-        pytest.xfail(KNOWN_DIFFERENCES[case_id])
     exp, proc = run_case(case_id, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert compare(exp, tmp_path) == []

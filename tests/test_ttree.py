@@ -1,4 +1,4 @@
-"""Tests of the linear-time flat TTree writer (pycombine.outputs.ttree).
+"""Tests of the linear-time flat TTree writer (pycombine.outputs.root.flat_tree / tree_record).
 
 Three independent checks of what is written:
 
@@ -13,10 +13,8 @@ Three independent checks of what is written:
 
 from __future__ import annotations
 
-import inspect
 import os
 import struct
-import textwrap
 import time
 from pathlib import Path
 
@@ -24,8 +22,10 @@ import numpy as np
 import pytest
 import uproot
 
-from pycombine.outputs.rootfile import LIMIT_BRANCHES, RootFileWriter, TreeWriter
-from pycombine.outputs.ttree import LEAF_TYPES, FlatTree, write_flat_tree
+from pycombine.outputs.data_graph import write_data_graph
+from pycombine.outputs.limit_tree import LIMIT_BRANCHES
+from pycombine.outputs.root.file import RootFileWriter, TreeWriter
+from pycombine.outputs.root.flat_tree import LEAF_TYPES, FlatTree, write_flat_tree
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -450,16 +450,18 @@ def test_mixed_file_with_subdirectories(tmp_path):
     path = tmp_path / "fitDiagnosticsTest.root"
     limit = {name: np.array([0.25, 0.5], dtype=dtype) for name, dtype in LIMIT_BRANCHES}
     with RootFileWriter(path) as out:
-        out.tree("limit", limit)  # uproot's writer (or ours once rootfile.py uses it)
+        out.tree("limit", limit)
         out.th1("shapes_prefit/ch1/total", [1.0, 2.0], [0.5, 0.5])
-        write_flat_tree(out, "tree_fit_sb", wide_columns(50))
+        out.tree("tree_fit_sb", wide_columns(50))
         out.mkdir("toys")
-        write_flat_tree(out, "shapes_prefit/ch1/tree", mixed_columns(4), title="in a sub-directory")
+        out.tree("shapes_prefit/ch1/tree", mixed_columns(4), title="in a sub-directory")
         out.th2("covariance_fit_s", np.eye(2))
-        out.data_graph("shapes_prefit/ch1", np.array([3.0, 4.0]), title="data in ch1")
-        write_flat_tree(out, "tree_prefit", {k: v[:0] for k, v in wide_columns(20).items()})
+        write_data_graph(out, "shapes_prefit/ch1", np.array([3.0, 4.0]), title="data in ch1")
+        out.tree("tree_prefit", {k: v[:0] for k, v in wide_columns(20).items()})
         with pytest.raises(ValueError, match="already written"):
-            write_flat_tree(out, "tree_fit_sb", wide_columns(3))
+            out.tree("tree_fit_sb", wide_columns(3))
+        with pytest.raises(TypeError, match="WritableDirectory"):  # the atomic writer has its own .tree
+            write_flat_tree(out, "tree_other", wide_columns(3))
     with uproot.open(path) as f:
         classnames = f.classnames(recursive=True, cycle=False)
         for key, classname in classnames.items():
@@ -500,32 +502,8 @@ def test_tree_name_with_directories_on_writable_directory(tmp_path):
         assert f["h"].values().tolist() == [1.0, 1.0]
 
 
-INTEGRATION_OLD = "tree = directory.mktree(parts[-1], dict(dtypes), title=parts[-1] if title is None else title)"
-INTEGRATION_NEW = "tree = FlatTree(directory, parts[-1], dtypes, title=parts[-1] if title is None else title)"
-
-
-def _integrated_tree_method():
-    """RootFileWriter.tree with the proposed one-line change applied (or as it is, once applied)."""
-    from pycombine.outputs import rootfile
-
-    try:
-        source = textwrap.dedent(inspect.getsource(rootfile.RootFileWriter.tree))
-    except (OSError, TypeError):  # replaced at run time: test it as it is
-        return rootfile.RootFileWriter.tree
-    if INTEGRATION_OLD not in source:
-        if "FlatTree" not in source:
-            pytest.skip("RootFileWriter.tree changed: update the integration test")
-        return rootfile.RootFileWriter.tree  # already integrated
-    namespace = dict(vars(rootfile), FlatTree=FlatTree)
-    exec(source.replace(INTEGRATION_OLD, INTEGRATION_NEW), namespace)  # noqa: S102 - our own source
-    return namespace["tree"]
-
-
 def test_rootfile_writer_integration(tmp_path, monkeypatch):
-    """RootFileWriter.tree routed through FlatTree (the proposed change), incl. extend and abort."""
-    from pycombine.outputs import rootfile
-
-    monkeypatch.setattr(rootfile.RootFileWriter, "tree", _integrated_tree_method())
+    """RootFileWriter.tree writes through FlatTree, incl. extend and abort."""
     calls = []
     original = FlatTree.__init__
 
@@ -609,5 +587,5 @@ def test_module_imports_uproot_lazily():
     import subprocess
     import sys
 
-    code = "import sys, pycombine.outputs.ttree; sys.exit('uproot' in sys.modules)"
+    code = "import sys, pycombine.outputs.root.flat_tree; sys.exit('uproot' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -81,6 +81,16 @@ def _empty_effects(card: Datacard) -> dict:
     return {b: {p: 0.0 for p in card.rates[b]} for b in card.channels}
 
 
+def append_systematic(card: Datacard, syst_ids: dict[str, list[int]], syst: Systematic) -> None:
+    """Append a systematic to the card and record its position under its name in ``syst_ids``.
+
+    ``syst_ids`` (name -> positions in ``card.systematics``) is the index the reader and the edits
+    share: one name can have several lines, and renames move positions between names.
+    """
+    card.systematics.append(syst)
+    syst_ids.setdefault(syst.name, []).append(len(card.systematics) - 1)
+
+
 class _Editor:
     def __init__(self, card: Datacard, ids: dict[str, list[int]], edit: NuisanceEdit, warn: Warn):
         self.card, self.ids, self.edit, self.warn = card, ids, edit, warn
@@ -90,8 +100,7 @@ class _Editor:
         raise DatacardError(f"nuisance edit {self.edit.command}: {message}", line=self.line)
 
     def append(self, syst: Systematic) -> None:
-        self.card.systematics.append(syst)
-        self.ids.setdefault(syst.name, []).append(len(self.card.systematics) - 1)
+        append_systematic(self.card, self.ids, syst)
 
     # ---------------------------------------------------------------- add
     def add(self, args: list, quiet: bool = False) -> None:

@@ -1,4 +1,5 @@
-"""What every method hands back to the toy driver for one pseudo-experiment."""
+"""What the methods share: what a toy hands back to the toy driver, ``limit`` rows, and the
+``name=value,...`` lists of their options."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import OptionError
 from ..outputs.limit_tree import LimitRow
 
 
@@ -27,3 +29,20 @@ class ToyOutcome:
 def limit_row(limit: float, err: float, quantile: float, i_toy: int, extra: dict | None = None) -> LimitRow:
     """One ``limit`` tree row with Combine's types."""
     return LimitRow(float(limit), float(err), float(quantile), int(i_toy), dict(extra or {}))
+
+
+def parse_assignments(text: str) -> list[tuple[str, float]]:
+    """``a=1,b=2.5`` (``--setParametersForGrid``, ``--setParametersForFit/Eval``) as (name, value)
+    pairs; empty items are skipped, a missing ``=`` or a non-number is an option error."""
+    out = []
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        name, eq, val = item.partition("=")
+        if not eq:
+            raise OptionError(f"expected name=value, got {item!r}")
+        try:
+            out.append((name.strip(), float(val)))
+        except ValueError:
+            raise OptionError(f"value of {name} is not a number: {val!r}") from None
+    return out

@@ -34,7 +34,7 @@ from ..errors import OptionError
 from ..fit.scan import LimitSafeFitter, Profiler
 from ..outputs.console import cpp
 from ..outputs.limit_tree import LimitRow, LimitTree
-from .base import ToyOutcome
+from .base import ToyOutcome, parse_assignments
 
 MESSAGES = {
     "saturated": "Will use saturated model to compute goodness of fit for a binned likelihood",
@@ -69,21 +69,10 @@ class GoFResult:
 
 def _apply_setter(model, values: np.ndarray, text: str) -> None:
     """``--setParametersForFit/Eval a=v,b=w``: set values (ranges are not checked, as in Combine)."""
-    if not text:
-        return
-    for item in text.split(","):
-        if not item.strip():
-            continue
-        name, eq, val = item.partition("=")
-        if not eq:
-            raise OptionError(f"expected name=value, got {item!r}")
-        try:
-            v = float(val)
-        except ValueError:
-            raise OptionError(f"value of {name} is not a number: {val!r}") from None
-        i = model.index.get(name.strip())
+    for name, v in parse_assignments(text):
+        i = model.index.get(name)
         if i is None:
-            sys.stdout.write(f"Warning: Did not find a parameter with name {name.strip()}\n")
+            sys.stdout.write(f"Warning: Did not find a parameter with name {name}\n")
             continue
         values[i] = v
 

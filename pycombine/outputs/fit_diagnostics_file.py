@@ -1,6 +1,6 @@
 """The ``fitDiagnostics<name>.root`` file of ``combine -M FitDiagnostics`` (spec §6.4).
 
-Written atomically with :class:`~pycombine.outputs.rootfile.RootFileWriter`. Objects with the same
+Written atomically with :class:`~pycombine.outputs.root.file.RootFileWriter`. Objects with the same
 names, types and layout as Combine's:
 
 ``tree_fit_sb``, ``tree_fit_b``, ``tree_prefit`` (TTree, one entry per dataset)
@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rootfile import RootFileWriter
+from .root.file import RootFileWriter
 
 STAGES = ("prefit", "fit_b", "fit_s")
 
@@ -203,6 +203,8 @@ def _norm_hist(out: RootFileWriter, session, y, path: str) -> None:
 
 
 def _write_shapes(out: RootFileWriter, session, result, y, stage: str, overall: bool) -> None:
+    from .data_graph import make_data_graph, write_data_graph  # imports uproot
+
     m = session.model
     spec = session.spec
     top = f"shapes_{stage}"
@@ -220,7 +222,7 @@ def _write_shapes(out: RootFileWriter, session, result, y, stage: str, overall: 
         d = f"{top}/{c.name}"
         first = m.sample_process[samples[0]]
         counts = np.nan_to_num(data[c.bin_start:c.bin_start + c.nbins])
-        out.data_graph(d, _pad(counts, M), title=f"{first} in {c.name}")
+        write_data_graph(out, d, _pad(counts, M), title=f"{first} in {c.name}")
         for s in samples:
             sel = m.entry_sample == s
             local = m.entry_bin[sel] - c.bin_start
@@ -260,8 +262,6 @@ def _write_shapes(out: RootFileWriter, session, result, y, stage: str, overall: 
         out.th1(f"{top}/total_bin_width", np.ones(n), title="Bin widths", classname="TH1D", labels=labels)
         out.th1(f"{top}/total_overall", col(1), col(2), title="signal+background", classname="TH1D", labels=labels)
         out.th1(f"{top}/total_signal", col(3), col(4), title="Total signal", classname="TH1D", labels=labels)
-        from .tgraph import make_data_graph
-
         out.put(f"{top}/total_data", make_data_graph(col(7), "Total data", as_density=False, name="total_data"))
         out.th1(f"{top}/total_background", col(5), col(6), title="Total background", classname="TH1D", labels=labels)
         if has_unc and y.overall_covariance is not None:

@@ -7,7 +7,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .rootfile import LIMIT_BRANCHES, RootFileWriter
+from .root.file import RootFileWriter
+
+#: Branches of Combine's ``limit`` tree, in Combine's order, with their numpy (= ROOT) types:
+#: float64 is ``/D``, int32 ``/I``, float32 ``/F``. Method-specific branches follow these
+#: (float32 for MultiDimFit POIs and ``deltaNLL``, float64 for most others).
+LIMIT_BRANCHES: tuple[tuple[str, np.dtype], ...] = (
+    ("limit", np.dtype(np.float64)),
+    ("limitErr", np.dtype(np.float64)),
+    ("mh", np.dtype(np.float64)),
+    ("syst", np.dtype(np.int32)),
+    ("iToy", np.dtype(np.int32)),
+    ("iSeed", np.dtype(np.int32)),
+    ("iChannel", np.dtype(np.int32)),
+    ("t_cpu", np.dtype(np.float32)),
+    ("t_real", np.dtype(np.float32)),
+    ("quantileExpected", np.dtype(np.float32)),
+)
 
 
 def mass_tag(mass: float) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -34,34 +33,27 @@ def available_cores() -> int:
 
 
 class Progress:
-    """A one-line progress bar on stderr, shown only on a terminal and for runs worth watching."""
+    """A progress bar on stderr (tqdm), shown only on a terminal and for runs worth watching.
+
+    tqdm is imported only when a bar is shown: in scripts, CI logs and batch jobs (stderr not a
+    terminal) nothing is printed and nothing imported.
+    """
 
     def __init__(self, total: int, label: str | None, min_seconds: float = 1.0):
-        self.total = total
-        self.label = label
-        self.done = 0
-        self.start = time.perf_counter()
-        self.enabled = bool(label) and total > 1 and sys.stderr.isatty()
-        self.min_seconds = min_seconds
+        self.bar = None
+        if label and total > 1 and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            # delay: runs shorter than min_seconds never show a bar
+            self.bar = tqdm(total=total, desc=label, file=sys.stderr, delay=min_seconds, dynamic_ncols=True)
 
     def update(self, n: int = 1) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        elapsed = time.perf_counter() - self.start
-        if elapsed < self.min_seconds and self.done < self.total:
-            return
-        width = 30
-        filled = int(width * self.done / self.total)
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else 0.0
-        sys.stderr.write(
-            f"\r{self.label}: [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  "
-            f"{elapsed:5.1f}s elapsed, {eta:5.1f}s left"
-        )
-        if self.done >= self.total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def run_tasks(func: Callable[[T], R], tasks: Sequence[T], parallel: int | None = 1,
@@ -69,8 +61,15 @@ def run_tasks(func: Callable[[T], R], tasks: Sequence[T], parallel: int | None =
     """``[func(t) for t in tasks]``, possibly in parallel; results in task order."""
     tasks = list(tasks)
     bar = Progress(len(tasks), progress)
-    if dask_scheduler is not None:
-        return _run_dask(func, tasks, dask_scheduler, bar)
+    try:
+        if dask_scheduler is not None:
+            return _run_dask(func, tasks, dask_scheduler, bar)
+        return _run_local(func, tasks, parallel, bar)
+    finally:
+        bar.close()
+
+
+def _run_local(func, tasks: list, parallel: int | None, bar: Progress) -> list:
     workers = available_cores() if not parallel else int(parallel)
     workers = max(1, min(workers, len(tasks)))
     if workers == 1:
