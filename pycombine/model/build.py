@@ -20,7 +20,7 @@ from typing import Callable
 
 from ..datacard.model import Datacard
 from ..errors import DatacardError
-from ..physics import DefaultModel, PhysicsModel
+from ..physics import PhysicsSetup, resolve_physics
 from .build_binstats import setup_bin_stats
 from .build_channels import build_channels
 from .build_numeric import mass_string
@@ -41,14 +41,15 @@ class BuildOptions:
     channel_masks: bool = False  # --channel-masks
     data_name: str = "data_obs"  # --dataMapName
     warn: Callable[[str], None] | None = None  # receives warnings (stderr in the CLI)
-    physics: PhysicsModel | None = None  # -P: the POIs and yield scalings (default: Combine's defaultModel)
+    #: -P/--PO resolved on this card (:func:`pycombine.physics.resolve_physics`); None: Combine's default model
+    physics: PhysicsSetup | None = None
 
 
 def build_model(card: Datacard, options: BuildOptions | None = None) -> ModelSpec:
     """Build the :class:`ModelSpec` of a parsed datacard (reads its shape files)."""
     options = options or BuildOptions()
     reader = TemplateReader(card, options.mass, options.keyword_values)
-    physics = options.physics or DefaultModel()
+    physics = options.physics or resolve_physics(card, mass=options.mass)
 
     def warn(msg: str) -> None:
         if options.warn:
@@ -84,7 +85,7 @@ def build_model(card: Datacard, options: BuildOptions | None = None) -> ModelSpe
         channels=channels,
         parameters=params,
         formulas=table.formulas,
-        pois=[poi.name for poi in physics.pois(card)],
+        pois=list(physics.pois),
         nuisances=nuisances,
         global_observables=global_obs,
         groups=groups,

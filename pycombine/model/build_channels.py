@@ -12,7 +12,7 @@ import numpy as np
 
 from ..datacard.model import Datacard, is_shape_type
 from ..errors import DatacardError
-from ..physics import PhysicsModel
+from ..physics import PhysicsSetup
 from ..shapes import Template
 from .build_numeric import round_f
 from .build_parameters import ParameterTable
@@ -21,7 +21,7 @@ from .spec import AutoMCStatsSpec, ChannelSpec, ProcessSpec, ShapeEffect
 
 
 def build_channels(
-    card: Datacard, reader: TemplateReader, physics: PhysicsModel, table: ParameterTable, shapes: NominalShapes
+    card: Datacard, reader: TemplateReader, physics: PhysicsSetup, table: ParameterTable, shapes: NominalShapes
 ) -> list[ChannelSpec]:
     """The channels of ``card`` in card order, from the nominal templates of :func:`prepare_shapes`.
 
@@ -42,7 +42,7 @@ def _pad(values: np.ndarray, nbins: int) -> np.ndarray:
 class _ChannelBuilder:
     """Builds channel specs; holds what every process needs (card, templates, physics model, parameters)."""
 
-    def __init__(self, card: Datacard, reader: TemplateReader, physics: PhysicsModel, table: ParameterTable):
+    def __init__(self, card: Datacard, reader: TemplateReader, physics: PhysicsSetup, table: ParameterTable):
         self.card = card
         self.reader = reader
         self.physics = physics
@@ -52,7 +52,8 @@ class _ChannelBuilder:
         """The :class:`ChannelSpec` of channel ``b``: its processes, data and autoMCStats settings."""
         nominal, data_tmpl = shapes.processes, shapes.data.get(b)
         card = self.card
-        procs = [p for p in card.channel_processes(b) if card.rates[b][p] != 0]
+        # a process the physics model switches off (scale 0) is left out, like a zero rate
+        procs = [p for p in card.channel_processes(b) if card.rates[b][p] != 0 and self.physics.scale(b, p) != 0]
         templates = [nominal.get((b, p)) for p in procs]
         binned = any(t is not None for t in templates) or data_tmpl is not None
         if binned and any(t is None for t in templates):
@@ -96,12 +97,12 @@ class _ChannelBuilder:
         rate = card.rates[b][p]
         signal = bool(card.is_signal[p])
         spec = ProcessSpec(b, p, signal, rate=rate, norm=rate)
-        scale = self.physics.yield_scale(card, b, p)
+        scale = self.physics.scale(b, p)
         if isinstance(scale, str):
+            if not self.table.defines(scale):
+                raise DatacardError(f"physics model {self.physics.model}: '{p}' in '{b}' is scaled by {scale!r}, "
+                                    "which the model never created")
             spec.factors.append(scale)
-        elif scale != 1:
-            raise DatacardError(f"physics model {self.physics.name}: yield scale {scale!r} of '{p}' in '{b}' "
-                                "is not supported (a parameter name or 1)")
         for rp in card.rate_params.get((b, p), []):
             if not self.table.defines(rp.name):
                 raise DatacardError(f"rateParam '{rp.name}' could not be created", line=rp.line)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..datacard.model import Datacard
 from ..datacard.parse import parse_range
 from ..errors import DatacardError
-from ..physics import PhysicsModel
+from ..physics import PhysicsSetup
 from .build_nuisances import add_nuisance
 from .formula import Formula, FormulaError
 from .spec import FormulaSpec, Parameter
@@ -38,12 +38,11 @@ class ParameterTable:
         return name in self.params or name in self.formulas
 
 
-def build_parameters(card: Datacard, physics: PhysicsModel, channel_masks: bool) -> ParameterTable:
+def build_parameters(card: Datacard, physics: PhysicsSetup, channel_masks: bool) -> ParameterTable:
     """All parameters and formulas the card and the physics model declare (autoMCStats ones come later)."""
     table = ParameterTable()
-    for poi in physics.pois(card):
-        table.add(Parameter(poi.name, poi.init, poi.lo, poi.hi, kind="poi", origin="POI"))
-    for e in physics.expressions(card):
+    _physics_parameters(physics, table)
+    for e in physics.expressions:
         table.formulas[e.name] = FormulaSpec(e.name, e.formula, list(e.args))
     for s in card.systematics:
         add_nuisance(table.params, table.global_obs, s)
@@ -58,6 +57,26 @@ def build_parameters(card: Datacard, physics: PhysicsModel, channel_masks: bool)
             if name not in table.params:
                 table.add(Parameter(name, 0.0, None, None, kind="extArg", frozen=True, origin="mask"))
     return table
+
+
+def _physics_parameters(physics: PhysicsSetup, table: ParameterTable) -> None:
+    """The POIs (in the POI set's order), then the model's other variables in creation order.
+
+    A constant variable that no yield scale or expression uses (Combine's ``MH[mass]`` of the
+    default model) changes nothing in a template model and is left out.
+    """
+    used = {s for s in physics.scales.values() if isinstance(s, str)}
+    used.update(a for e in physics.expressions for a in e.args)
+    by_name = {v.name: v for v in physics.variables}
+    for name in physics.pois:
+        v = by_name.get(name)
+        if v is None:
+            raise DatacardError(f"physics model {physics.model}: POI {name!r} was never created (doVar)")
+        table.add(Parameter(name, v.value, v.lo, v.hi, kind="poi", frozen=v.constant, origin="POI"))
+    for v in physics.variables:
+        if v.name in table.params or (v.constant and v.name not in used):
+            continue
+        table.add(Parameter(v.name, v.value, v.lo, v.hi, kind="physics", frozen=v.constant, origin="physics model"))
 
 
 def _ext_args(card: Datacard, table: ParameterTable) -> None:

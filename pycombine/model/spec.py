@@ -33,7 +33,7 @@ class Parameter:
     init: float
     lo: float | None = None
     hi: float | None = None
-    kind: Literal["poi", "nuisance", "rateParam", "extArg", "flatParam", "bb", "mass"] = "nuisance"
+    kind: Literal["poi", "nuisance", "rateParam", "extArg", "flatParam", "bb", "mass", "physics"] = "nuisance"
     constraint: ConstraintKind = "none"
     sigma: float = 1.0
     sigma_lo: float = 1.0
