@@ -60,10 +60,6 @@ NOT_BUILT: dict[str, str] = {
     "toys_hybrid_singlepoint": _HYBRID,
     "toys_hybrid_significance": _HYBRID,
     "toys_hybrid_fc_point": _HYBRID,
-    "toys_gof_saturated_shapes": (
-        "-t 200 writes 198 rows where Combine writes 200: toys whose fit fails are dropped "
-        "(issue: toy-based inference at scale)"
-    ),
 }
 
 

@@ -415,3 +415,35 @@ def test_minimizer_no_analytic_switch(switch, analytic):
     opts = RunOptions.defaults(x_rtd=switch)
     _, spec = load(str(Path(__file__).resolve().parents[1] / "datacards/shapes/dijet_resonance.txt"), opts)
     assert Session(spec, opts, out=lambda *a: None).analytic_bb is analytic
+
+
+TWO_CHANNELS = """imax 2
+jmax 1
+kmax 0
+------------
+bin         sr   cr
+observation 10   50
+------------
+bin           sr   sr   cr   cr
+process       sig  bkg  sig  bkg
+process         0    1    0    1
+rate          3    5    0.1  48
+"""
+
+
+def test_channel_masks_are_listed_and_mask_a_channel(tmp_path):
+    """With masks in the model Combine prints how many are active, then an empty line
+    (``Combine::run``); masking cr leaves the counting experiment of sr alone."""
+    (tmp_path / "card.txt").write_text(TWO_CHANNELS)
+    p = combine(tmp_path, "-M", "MultiDimFit", "card.txt", "--text2workspace", "--channel-masks",
+                "--setParameters", "mask_cr=1", "--algo", "singles", "--rMin", "-5")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    k = lines.index(">>> 1 out of 2 channels masked")
+    assert lines[k - 1] == "Set Default Value of Parameter mask_cr To : 1" and lines[k + 1] == ""
+    # sr alone: 10 observed over 5 expected background, 3 signal per unit r: r_hat = (10 - 5) / 3
+    assert tree(tmp_path)["r"][0] == pytest.approx(5 / 3, abs=2e-3)
+    p = combine(tmp_path, "-M", "MultiDimFit", "card.txt", "--text2workspace", "--channel-masks", "-n", "All")
+    assert ">>> 0 out of 2 channels masked" in p.stdout.splitlines()
+    p = combine(tmp_path, "-M", "MultiDimFit", "card.txt", "-n", "NoMasks")
+    assert "channels masked" not in p.stdout

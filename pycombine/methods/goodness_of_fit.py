@@ -30,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import OptionError
+from ..errors import ModelError, OptionError
 from ..fit.scan import LimitSafeFitter, Profiler
 from ..outputs.console import cpp
 from ..outputs.limit_tree import LimitRow, LimitTree
@@ -60,9 +60,10 @@ def option_messages(opts) -> list[str]:
 @dataclass
 class GoFResult:
     algo: str
-    statistic: float  # nan when the fit failed (Combine writes no entry)
+    statistic: float  # nan when it cannot be computed (non-finite NLL): no entry then
     per_channel: dict[str, float] = field(default_factory=dict)  # KS/AD: float32 value per channel
-    ok: bool = True
+    ok: bool = True  # the statistic is finite
+    converged: bool = True  # the model fit converged (Combine keeps the statistic either way)
     best_fit: np.ndarray | None = None  # parameters after the model fit
     lines: list[str] = field(default_factory=list)
 
@@ -158,9 +159,10 @@ def saturated_statistic(session, data, out: Callable[[str], None] | None = None)
         terms = np.where(n > 0, n - n * np.log(np.where(n > 0, n, 1.0)), 0.0)
     cval, _ = prof.lik._constraints(sat, False)
     nll_saturated = float(np.sum(terms[active])) + float(cval)
-    ok = point.ok and abs(nll_nominal) < 1e10 and abs(nll_saturated) < 1e10
+    # Combine takes the NLL where the minimiser stopped, converged or not: so do we (with a warning)
+    ok = bool(np.isfinite(nll_nominal) and np.isfinite(nll_saturated))
     t = 2.0 * (nll_nominal - nll_saturated) if ok else math.nan
-    res = GoFResult("saturated", t, ok=ok, best_fit=point.values)
+    res = GoFResult("saturated", t, ok=ok, converged=bool(point.ok), best_fit=point.values)
     if ok:
         res.lines = ["", " --- GoodnessOfFit --- ", f"Best fit test statistic: {cpp(t)}"]
     return res
@@ -319,10 +321,20 @@ def add_row(tree, result: GoFResult, i_toy: int) -> None:
         tree.rows.append(LimitRow(result.statistic, 0.0, -1.0, i_toy, dict(result.per_channel)))
 
 
+def _warn_unconverged(session, result: GoFResult, what: str) -> None:
+    if result.ok and not result.converged:
+        session.err(f"Warning: GoodnessOfFit: the fit of {what} did not converge; the test statistic is taken "
+                    "where the minimiser stopped, as Combine does")
+
+
 def run(session) -> int:
     data, i_toy = session.main_dataset()
     algo = _algo(session.opts)
     result = goodness_of_fit(session, data, algo)
+    if not result.ok:
+        raise ModelError("GoodnessOfFit: the test statistic is not finite (the likelihood of the model or of the "
+                         "saturated model is not a number at the fitted point); no output written")
+    _warn_unconverged(session, result, "the data" if i_toy == 0 else "the Asimov data set")
     for line in result.lines:
         print(line)
     tree = session.limit_tree()
@@ -337,6 +349,7 @@ def run_toy(session, data, i_toy: int, generation, first: bool) -> ToyOutcome:
     """One toy: the statistic's console lines and its ``limit`` row (counted when it is finite)."""
     algo = _algo(session.opts)
     res = goodness_of_fit(session, data, algo)
+    _warn_unconverged(session, res, f"toy {i_toy}")
     for line in res.lines:
         print(line)
     tree = LimitTree(0.0, 0)

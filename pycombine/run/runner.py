@@ -58,6 +58,10 @@ def run_combine(opts: RunOptions) -> int:
     from .session import Session
 
     session = Session(model, opts)
+    masks = [i for i, n in enumerate(session.model.names) if session.spec.parameters[n].origin == "mask"]
+    if masks:  # Combine::run lists the channel masks of the model
+        active = sum(1 for i in masks if session.state.values[i] > 0)
+        print(f">>> {active} out of {len(masks)} channels masked\n")
     sys.stdout.flush()
     if session.toys > 0:
         from .toys import run as run_toys
