@@ -44,18 +44,9 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     ),
 }
 
-_T2W = "needs text2workspace.py and its physics models (issue: workspaces and physics models)"
 _HYBRID = "needs -M HybridNew (issue: toy-based inference at scale)"
 #: case id -> the open feature it needs
 NOT_BUILT: dict[str, str] = {
-    "t2w_default_asym": _T2W,
-    "t2w_multisig_singles": _T2W,
-    "t2w_multisig_grid2d": _T2W,
-    "t2w_multisig_asym_qqH": _T2W,
-    "t2w_multisig_fitdiag": _T2W,
-    "t2w_hww_rWW_singles": _T2W,
-    "t2w_masks_cr_fitdiag": _T2W,
-    "t2w_custom_ratio_singles": _T2W,
     "toys_hybrid_lhc_limit": _HYBRID,
     "toys_hybrid_singlepoint": _HYBRID,
     "toys_hybrid_significance": _HYBRID,

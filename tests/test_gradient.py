@@ -33,7 +33,7 @@ def _models() -> list[dict]:
     for case_id in built_case_ids():
         exp = expected(case_id)
         toks = shlex.split(exp["command"])
-        card = next(t for t in toks[1:] if t.endswith(".txt"))
+        card = next(t for t in toks[1:] if t.endswith((".txt", ".root")))  # a card or a workspace
         mass = 120.0
         for i, t in enumerate(toks):
             if t in ("-m", "--mass"):
@@ -298,6 +298,6 @@ def test_every_reference_model_is_covered():
     cards = {(e["folder"], e["card"]) for e in MODELS}
     for case_id in built_case_ids():
         exp = expected(case_id)
-        card = next(t for t in shlex.split(exp["command"])[1:] if t.endswith(".txt"))
+        card = next(t for t in shlex.split(exp["command"])[1:] if t.endswith((".txt", ".root")))
         assert (exp["folder"], card) in cards
     assert len(MODELS) >= 25

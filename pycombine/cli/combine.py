@@ -37,6 +37,7 @@ def _run(**kwargs) -> None:
     opts._given = {
         p.name for p in ctx.command.params if ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE
     }
+    _compatibility(opts)
     if opts.dump_model:
         code = _dump_model(opts)
     else:
@@ -45,6 +46,70 @@ def _run(**kwargs) -> None:
         code = run_combine(opts)
     if code:
         sys.exit(code)
+
+
+def _compatibility(opts) -> None:
+    """Old spellings of Combine's command lines, and options that change nothing here."""
+    from ..errors import OptionError
+    from ..run.options import METHOD_ALIASES, NLL_BACKENDS
+
+    opts.method = METHOD_ALIASES.get(opts.method, opts.method)
+    if opts.nll_backend not in NLL_BACKENDS:
+        raise OptionError(f"option 'nllbackend' can only take as values {', '.join(map(repr, NLL_BACKENDS))}")
+    if "nll_backend" in opts._given:
+        click.echo(f"Note: --nllbackend {opts.nll_backend} has no effect in pycombine (it selects a RooFit NLL "
+                   f"implementation)", err=True)
+    if opts.save_workspace and (opts.method != "MultiDimFit" or opts.toys > 0):
+        click.echo("Note: --saveWorkspace is only implemented for MultiDimFit without toys (-t N); "
+                   "no workspace is written", err=True)
+
+
+def _method_in(args: list[str], long_names: list[str]) -> str | None:
+    """The ``-M`` value of a command line, read before the options are parsed (None if absent)."""
+    method = None
+    i = 0
+    while i < len(args):
+        a = args[i]
+        i += 1
+        if a == "--":
+            break
+        if a == "-M" or (a.startswith("--") and "=" not in a and len(a) > 3
+                         and [n for n in long_names if n.startswith(a)] == ["--method"]):
+            method = args[i] if i < len(args) else None
+            i += 1
+        elif a.startswith("-M") and not a.startswith("--"):
+            method = a[2:].lstrip("=")
+        elif a.startswith("--") and "=" in a:
+            name, _, value = a.partition("=")
+            if len(name) > 3 and [n for n in long_names if n.startswith(name)] == ["--method"]:
+                method = value
+    return method
+
+
+def _old_names(args: list[str]) -> list[str]:
+    """``--setPhysicsModelParameters`` and ``--freezeNuisances`` under their current names."""
+    from ..run.options import OLD_OPTION_NAMES
+
+    out = []
+    for a in args:
+        name, eq, value = a.partition("=")
+        out.append(OLD_OPTION_NAMES[name] + eq + value if name in OLD_OPTION_NAMES else a)
+    return out
+
+
+def _check_method(args: list[str], cmd: click.Command) -> None:
+    """An unknown ``-M`` is named before any complaint about options of that method."""
+    from ..errors import OptionError
+    from ..methods import METHODS
+    from ..run.options import METHOD_ALIASES
+
+    if "-h" in args or "--help" in args:
+        return
+    long_names = [o for p in cmd.params for o in [*getattr(p, "opts", []), *getattr(p, "secondary_opts", [])]
+                  if o.startswith("--")]
+    method = _method_in(args, long_names)
+    if method is not None and method not in METHODS and method not in METHOD_ALIASES:
+        raise OptionError(f"Unsupported method: {method} (supported: {', '.join(METHODS)})")
 
 
 def _dump_model(opts) -> int:
@@ -85,10 +150,11 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``combine`` console script."""
     from ..errors import PyCombineError
 
-    args = sys.argv[1:] if argv is None else argv
+    args = _old_names(sys.argv[1:] if argv is None else list(argv))
     debug = "--debug" in args
     cmd = build_command()
     try:
+        _check_method(args, cmd)
         cmd.main(args=args, prog_name="combine", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)

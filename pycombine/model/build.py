@@ -43,12 +43,17 @@ class BuildOptions:
     warn: Callable[[str], None] | None = None  # receives warnings (stderr in the CLI)
     #: -P/--PO resolved on this card (:func:`pycombine.physics.resolve_physics`); None: Combine's default model
     physics: PhysicsSetup | None = None
+    #: the templates to use instead of reading the card's shape files (e.g. those stored in a
+    #: workspace file); its ``card`` must be the card being built. None: a new reader
+    templates: TemplateReader | None = None
 
 
 def build_model(card: Datacard, options: BuildOptions | None = None) -> ModelSpec:
     """Build the :class:`ModelSpec` of a parsed datacard (reads its shape files)."""
     options = options or BuildOptions()
-    reader = TemplateReader(card, options.mass, options.keyword_values)
+    reader = options.templates or TemplateReader(card, options.mass, options.keyword_values)
+    if reader.card is not card:
+        raise ValueError("BuildOptions.templates reads the templates of another datacard object")
     physics = options.physics or resolve_physics(card, mass=options.mass)
 
     def warn(msg: str) -> None:
@@ -94,4 +99,5 @@ def build_model(card: Datacard, options: BuildOptions | None = None) -> ModelSpe
         max_bins=shapes.max_bins,
         path=card.path,
         build_log=log,
+        constants=dict(table.constants),
     )

@@ -27,6 +27,7 @@ class ParameterTable:
     params: dict[str, Parameter] = field(default_factory=dict)
     formulas: dict[str, FormulaSpec] = field(default_factory=dict)
     global_obs: list[str] = field(default_factory=list)  # one entry per constrained line, may repeat
+    constants: dict[str, float] = field(default_factory=dict)  # unused constants of the physics model (MH)
 
     def add(self, p: Parameter) -> Parameter:
         """Add (or replace) ``p`` by name and return it."""
@@ -43,11 +44,20 @@ def build_parameters(card: Datacard, physics: PhysicsSetup, channel_masks: bool)
     table = ParameterTable()
     _physics_parameters(physics, table)
     for e in physics.expressions:
+        try:
+            Formula(e.name, e.formula, list(e.args))
+        except FormulaError as exc:
+            raise DatacardError(f"physics model {physics.model}: expression '{e.name}': {exc}") from None
         table.formulas[e.name] = FormulaSpec(e.name, e.formula, list(e.args))
     for s in card.systematics:
         add_nuisance(table.params, table.global_obs, s)
     _ext_args(card, table)
     _rate_params(card, table)
+    for e in physics.expressions:
+        missing = [a for a in e.args if not table.defines(a)]
+        if missing:
+            raise DatacardError(f"physics model {physics.model}: expression '{e.name}' uses "
+                                f"{', '.join(repr(a) for a in missing)}, which neither the model nor the card defines")
     for name in card.frozen:
         if name in table.params:
             table.params[name].frozen = True
@@ -62,8 +72,9 @@ def build_parameters(card: Datacard, physics: PhysicsSetup, channel_masks: bool)
 def _physics_parameters(physics: PhysicsSetup, table: ParameterTable) -> None:
     """The POIs (in the POI set's order), then the model's other variables in creation order.
 
-    A constant variable that no yield scale or expression uses (Combine's ``MH[mass]`` of the
-    default model) changes nothing in a template model and is left out.
+    A constant variable that no yield scale or expression uses (Combine's ``MH[mass]``) changes
+    nothing in a template model: it is kept aside in ``table.constants`` (run-time options may
+    still name it, as in Combine's workspace) instead of becoming a parameter.
     """
     used = {s for s in physics.scales.values() if isinstance(s, str)}
     used.update(a for e in physics.expressions for a in e.args)
@@ -74,7 +85,10 @@ def _physics_parameters(physics: PhysicsSetup, table: ParameterTable) -> None:
             raise DatacardError(f"physics model {physics.model}: POI {name!r} was never created (doVar)")
         table.add(Parameter(name, v.value, v.lo, v.hi, kind="poi", frozen=v.constant, origin="POI"))
     for v in physics.variables:
-        if v.name in table.params or (v.constant and v.name not in used):
+        if v.name in table.params:
+            continue
+        if v.constant and v.name not in used:
+            table.constants[v.name] = v.value
             continue
         table.add(Parameter(v.name, v.value, v.lo, v.hi, kind="physics", frozen=v.constant, origin="physics model"))
 

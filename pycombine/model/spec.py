@@ -173,6 +173,9 @@ class ModelSpec:
     max_bins: int  # M: bins of the common observable CMS_th1x (0 for counting cards)
     path: str | None = None
     build_log: list[str] = field(default_factory=list)  # text2workspace console output
+    #: constants of the physics model that no yield depends on (``MH`` = the mass): not parameters
+    #: of the likelihood, but run-time options may name them as in Combine's workspace
+    constants: dict[str, float] = field(default_factory=dict)
 
     def channel(self, name: str) -> ChannelSpec:
         for c in self.channels:

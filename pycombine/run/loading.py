@@ -1,17 +1,19 @@
-"""Reading a run's input as ``combine`` does: the datacard, parsed and built into a model.
+"""Reading a run's input as ``combine`` does: a datacard or a workspace file, built into a model.
 
-Combine runs text2workspace.py on a text card before the method; ``--text2workspace "..."``
-passes it options. :func:`load` does both steps with the switches pycombine understands.
+Combine runs text2workspace.py on a text card before the method (``--text2workspace "..."``
+passes it options, e.g. ``-P``/``--PO`` for a physics model) and reads ``.root`` inputs as
+workspaces. :func:`load` does the same: a text card is parsed and built; a ``.root`` file must be
+a pycombine workspace (:mod:`.workspace`, written by pycombine's ``text2workspace.py`` or by
+``--saveWorkspace``), whose model is rebuilt from the stored card text, templates and physics
+setup. A RooWorkspace of Combine's own text2workspace.py is refused with a message saying how to
+make ours. ``--snapshotName`` picks a snapshot of the workspace; the session applies it.
 """
 
 from __future__ import annotations
 
-import os
-import shlex
-import sys
 from typing import TYPE_CHECKING
 
-from ..errors import DatacardError, OptionError
+from ..errors import OptionError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..datacard import Datacard
@@ -19,68 +21,48 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .options import RunOptions
 
 
-def t2w_options(text: str) -> dict:
-    """The text2workspace switches pycombine understands inside ``--text2workspace "..."``."""
-    out = {"channel_masks": False, "check_norm": True, "allow_no_signal": False, "allow_no_background": False,
-           "check_jmax": True, "stat_only": False, "exclude": []}
-    tokens = shlex.split(text or "")
-    i = 0
-    while i < len(tokens):
-        t = tokens[i]
-        if t == "--channel-masks":
-            out["channel_masks"] = True
-        elif t == "--X-no-check-norm":
-            out["check_norm"] = False
-        elif t == "--X-allow-no-signal":
-            out["allow_no_signal"] = True
-        elif t == "--X-allow-no-background":
-            out["allow_no_background"] = True
-        elif t == "--X-no-jmax":
-            out["check_jmax"] = False
-        elif t in ("-s", "--stat"):
-            out["stat_only"] = True
-        elif t == "--X-exclude-nuisance" and i + 1 < len(tokens):
-            out["exclude"].append(tokens[i + 1])
-            i += 1
-        elif t in ("-P", "--PO", "--physics-model"):
-            raise OptionError(f"--text2workspace {t}: only Combine's default physics model is supported")
-        else:
-            sys.stderr.write(f"Warning: --text2workspace option {t} is ignored by pycombine\n")
-        i += 1
-    return out
+def is_workspace_path(path: str) -> bool:
+    """Whether combine reads ``path`` as a workspace file (Combine: the name ends with ``.root``)."""
+    return str(path).endswith(".root")
 
 
 def load(path: str, opts: "RunOptions") -> tuple["Datacard", "ModelSpec"]:
-    """Parse and build a datacard: returns (Datacard, ModelSpec)."""
-    from ..datacard import ParseOptions, parse_datacard
-    from ..model.build import BuildOptions, build_model
+    """Parse and build a datacard, or rebuild the model of a workspace file: (Datacard, ModelSpec).
 
-    if path.endswith(".root"):
-        raise DatacardError(
-            "this is a ROOT file; pycombine reads text datacards (RooWorkspace inputs need ROOT)", path=path
-        )
-    if not os.path.exists(path):
-        raise DatacardError("datacard file does not exist", path=path)
-    t2w = t2w_options(opts.text2workspace)
-    card = parse_datacard(
-        path,
-        ParseOptions(
-            allow_no_signal=t2w["allow_no_signal"],
-            allow_no_background=t2w["allow_no_background"],
-            check_jmax=t2w["check_jmax"],
-            stat_only=t2w["stat_only"],
-            exclude_nuisances=t2w["exclude"],
-        ),
-    )
-    model = build_model(
-        card,
-        BuildOptions(
-            mass=opts.mass,
-            keyword_values=list(opts.keyword_value),
-            check_norm=t2w["check_norm"],
-            channel_masks=t2w["channel_masks"],
-            data_name=opts.data_map_name,
-            warn=lambda m: sys.stderr.write(m + "\n"),
-        ),
-    )
-    return card, model
+    Sets ``opts.loaded_snapshot`` (the ``--snapshotName`` snapshot, or None) and, with
+    ``--saveWorkspace``, ``opts.loaded_workspace`` (what that option writes).
+    """
+    import sys
+
+    from ..model.build_numeric import mass_string
+    from .workspace import build_from_workspace, build_text_card, read_workspace, t2w_settings_for_combine
+
+    snapshot_name = getattr(opts, "snapshot_name", "") or ""
+    # what --saveWorkspace writes (MultiDimFit without toys writes it; kept only then, toy jobs copy opts)
+    save = bool(getattr(opts, "save_workspace", False)) and int(getattr(opts, "toys", 0) or 0) <= 0
+    opts.loaded_snapshot = None
+    opts.loaded_workspace = None
+    if is_workspace_path(path):
+        ws = read_workspace(path, getattr(opts, "workspace_name", "w") or "w")
+        card, spec = build_from_workspace(ws)
+        if "MH" in spec.constants:  # Combine sets MH to -m when it loads a workspace
+            spec.constants["MH"] = float(opts.mass)
+        if snapshot_name:
+            snap = ws.snapshots.get(snapshot_name)
+            if snap is None:
+                have = ", ".join(sorted(ws.snapshots)) or "none"
+                raise OptionError(f"--snapshotName {snapshot_name}: no such snapshot in workspace "
+                                  f"'{getattr(opts, 'workspace_name', 'w') or 'w'}' of {path} (snapshots: {have})")
+            opts.loaded_snapshot = snap
+        if save:
+            opts.loaded_workspace = ws
+        return card, spec
+    if snapshot_name:
+        raise OptionError(f"--snapshotName {snapshot_name}: a text datacard has no snapshots; they are stored in "
+                          f"workspace files (combine -M MultiDimFit --saveWorkspace writes one)")
+    mass = float(opts.mass)
+    settings = t2w_settings_for_combine(getattr(opts, "text2workspace", ""), float("%f" % mass), mass_string(mass),
+                                        getattr(opts, "keyword_value", ()), opts.data_map_name)
+    card, spec, ws = build_text_card(path, settings, warn=lambda m: sys.stderr.write(m + "\n"), keep=save)
+    opts.loaded_workspace = ws
+    return card, spec

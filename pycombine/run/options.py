@@ -61,20 +61,21 @@ OPTIONS: list[Opt] = [
     _o("--toysFrequentist", "toys_frequentist", "flag", False, "Generate toys/Asimov after a fit to the data"),
     _o("--toysNoSystematics", "toys_no_systematics", "flag", False, "Do not randomise nuisances in toys"),
     _o("--bypassFrequentistFit", "bypass_frequentist_fit", "flag", False, "Skip the fit of frequentist toys"),
-    _o("--setParameters", "set_parameters", "str", "", "Set parameters: a=1,b=2 (rgx{...} allowed)"),
+    _o("--setParameters", "set_parameters", "str", "", "Set parameters: a=1,b=2 (rgx{...} allowed; old name --setPhysicsModelParameters)"),
     _o("--setParameterRanges", "set_parameter_ranges", "str", "", "Set ranges: a=lo,hi:b=lo,hi"),
     _o("--redefineSignalPOIs", "redefine_signal_pois", "str", "", "Comma-separated list of POIs"),
-    _o("--freezeParameters", "freeze_parameters", "str", "", "Freeze parameters (names, rgx{...}, var{...}, allConstrainedNuisances)"),
+    _o("--freezeParameters", "freeze_parameters", "str", "", "Freeze parameters (names, rgx{...}, var{...}, allConstrainedNuisances; old name --freezeNuisances)"),
     _o("--freezeNuisanceGroups", "freeze_nuisance_groups", "str", "", "Freeze nuisance groups (^group: all but the group)"),
     _o("--freezeWithAttributes", "freeze_with_attributes", "str", "", "Freeze parameters with these attributes"),
     _o("--floatParameters", "float_parameters", "str", "", "Make parameters floating"),
     _o("--floatAllNuisances", "float_all_nuisances", "bool", False, "Make all nuisances floating"),
     _o("--freezeAllGlobalObs", "freeze_all_global_obs", "bool", True, "Global observables are constant"),
-    _o("--snapshotName", "snapshot_name", "str", "", "Load a snapshot (workspaces only)"),
+    _o("-w --workspaceName", "workspace_name", "str", "w", "Workspace name in a workspace file (read, and written by --saveWorkspace)"),
+    _o("--snapshotName", "snapshot_name", "str", "", "Load this snapshot of the workspace (e.g. MultiDimFit, saved by --saveWorkspace)"),
     _o("--overrideSnapshotMass", "override_snapshot_mass", "flag", False, "Keep -m over the snapshot's MH"),
     _o("--trackParameters", "track_parameters", "str", "", "Add branches with these parameter values"),
     _o("--trackErrors", "track_errors", "str", "", "Add branches with these parameter errors"),
-    _o("--saveWorkspace", "save_workspace", "flag", False, "Save the workspace (not supported without ROOT)"),
+    _o("--saveWorkspace", "save_workspace", "flag", False, "Save the workspace in the output file (MultiDimFit: with the best-fit snapshot 'MultiDimFit')"),
     _o("--saveToys", "save_toys", "flag", False, "Save toys"),
     _o("--pickToy", "pick_toy", "int", 0, "Run only this toy"),
     _o("--noMCbonly", "no_mc_bonly", "bool", False, "Do not build a background-only model"),
@@ -93,6 +94,7 @@ OPTIONS: list[Opt] = [
     _o("--cminSetZeroPoint", "cmin_set_zero_point", "bool", True, "Zero the NLL during minimisation"),
     _o("--cminInitialHesse", "cmin_initial_hesse", "bool", False, "Hesse before minimising"),
     _o("--cminFinalHesse", "cmin_final_hesse", "bool", False, "Hesse after minimising"),
+    _o("--nllbackend", "nll_backend", "str", "combine", "RooFit NLL backend: combine, legacy, cpu, codegen (no effect in pycombine)", "compat"),
     # ------------------------------------------------------------------ AsymptoticLimits
     _o("--run", "run", "str", "both", "AsymptoticLimits: both, expected, observed, blind", "AsymptoticLimits"),
     _o("--noFitAsimov", "no_fit_asimov", "flag", False, "Use the pre-fit (a-priori) Asimov data set", "AsymptoticLimits"),
@@ -176,6 +178,145 @@ OPTIONS: list[Opt] = [
 ]
 
 BY_DEST = {o.dest: o for o in OPTIONS}
+
+#: option names of older Combine versions, accepted for their current names (Combine v10 refuses them)
+OLD_OPTION_NAMES = {"--setPhysicsModelParameters": "--setParameters", "--freezeNuisances": "--freezeParameters"}
+#: ``-M`` names of older Combine versions (v10 answers ``Unsupported method: Asymptotic``)
+METHOD_ALIASES = {"Asymptotic": "AsymptoticLimits"}
+#: ``--nllbackend`` values Combine accepts (``FitterAlgoBase``)
+NLL_BACKENDS = ("combine", "legacy", "cpu", "codegen")
+
+# ---------------------------------------------------------------------------------- text2workspace
+#: The options of ``text2workspace.py`` (Combine's ``addDatacardParserOptions`` and the script's own),
+#: for the console script and for ``combine --text2workspace "..."``. Groups: ``model`` (they
+#: change the model or the file), ``noeffect`` (they tune the RooFit workspace: accepted with a note),
+#: ``unsupported`` (refused). Kinds as above, plus ``pair`` (two values, repeatable).
+T2W_OPTIONS: list[Opt] = [
+    _o("-o --out", "out", "str", None, "Output workspace file (default: the card's name without .txt, plus .root)", "model"),
+    _o("-m --mass", "mass", "float", 0.0, "Mass: substituted for $MASS in shapes lines, given to the physics model", "model"),
+    _o("-P --physics-model", "physics_model", "str", "HiggsAnalysis.CombinedLimit.PhysicsModel:defaultModel",
+       "Physics model, as module:object", "model"),
+    _o("--PO --physics-option", "physics_options", "multi", (), "Option of the physics model (repeatable)", "model"),
+    _o("--channel-masks", "channel_masks", "flag", False, "Create the channel-masking parameters mask_<channel>", "model"),
+    _o("-s --stat", "stat", "flag", False, "Keep only statistical uncertainties, no systematics", "model"),
+    _o("--X-exclude-nuisance", "exclude_nuisance", "multi", (), "Drop the nuisances matching this regular expression (repeatable)", "model"),
+    _o("--X-allow-no-signal", "allow_no_signal", "flag", False, "Accept datacards without signal processes", "model"),
+    _o("--X-allow-no-background", "allow_no_background", "flag", False, "Accept datacards without background processes", "model"),
+    _o("--X-no-check-norm", "no_check_norm", "flag", False, "Do not check the card's rates against the template integrals", "model"),
+    _o("--X-no-jmax", "no_jmax", "flag", False, "Do not check jmax against the number of processes", "model"),
+    _o("--dataMapName", "data_map_name", "str", "data_obs", "Name of the observed data in the datacard", "model"),
+    _o("--keyword-value", "keyword_value", "multi", (), "WORD=VALUE: replace $WORD in the datacard (repeatable)", "model"),
+    _o("--default-morphing", "default_morphing", "str", "shape", "Morphing of 'shape' lines (only 'shape' is supported)", "model"),
+    _o("--just-check-physics-model", "just_check_physics_model", "flag", False,
+       "Only run the physics model on the card; write nothing", "model"),
+    _o("-v --verbose", "verbose", "int", 0, "Verbosity level", "model"),
+    _o("-b --binary", "binary", "flag", False, "Write a workspace file (always)", "model"),
+    # RooFit workspace tuning: nothing to tune in pycombine
+    _o("--for-fits --no-b-only", "no_b_only", "flag", False, "Do not save the background-only pdf (no effect)", "noeffect"),
+    _o("--no-wrappers", "no_wrappers", "flag", False, "Do not save CMSHistFuncWrapper objects (no effect)", "noeffect"),
+    _o("--use-histsum", "use_histsum", "flag", False, "Use CMSHistSum (no effect)", "noeffect"),
+    _o("--no-optimize-pdfs", "no_optimize_pdfs", "flag", False, "Do not use RooSimultaneousOpt (no effect)", "noeffect"),
+    _o("--optimize-simpdf-constraints", "optimize_simpdf_constraints", "str", "none", "Constraint placement (no effect)", "noeffect"),
+    _o("--X-pack-asympows", "pack_asympows", "flag", False, "Merge AsymPow objects (no effect)", "noeffect"),
+    _o("--X-no-optimize-templates", "no_optimize_templates", "flag", False, "Do not optimise templates (no effect)", "noeffect"),
+    _o("--X-no-optimize-bound-nusances", "no_optimize_bound_nuisances", "flag", False, "No bound flags (no effect)", "noeffect"),
+    _o("--X-no-optimize-bins", "no_optimize_bins", "flag", False, "Do not optimise template bins (no effect)", "noeffect"),
+    _o("--X-optimizeMHDependency", "optimize_mh_dependency", "str", None, "Simplify MH-dependent objects (no effect)", "noeffect"),
+    _o("--X-force-no-simpdf", "force_no_simpdf", "flag", False, "No RooSimultaneous for one channel (no effect)", "noeffect"),
+    _o("--X-assign-flatParam-prior", "flat_param_prior", "flag", False, "RooUniform pdfs for flatParams (no effect)", "noeffect"),
+    _o("--use-HistPdf", "use_hist_pdf", "str", "never", "Use RooHistPdf (no effect)", "noeffect"),
+    _o("--no-data", "no_data", "flag", False, "Do not save the data (no effect: the workspace keeps them)", "noeffect"),
+    _o("--poisson", "poisson", "int", 0, "Poisson generation of binned toys (no effect)", "noeffect"),
+    _o("-c --compiled", "compiled", "flag", False, "Compiled expressions (no effect)", "noeffect"),
+    _o("-f --fix-pars", "fix_pars", "flag", False, "Fix the parameters of RooFit pdfs (no effect: templates only)", "noeffect"),
+    _o("--remove-multipdf", "remove_multipdf", "flag", False, "Replace RooMultiPdfs (no effect: none exist)", "noeffect"),
+    _o("-L --LoadLibrary", "load_library", "multi", (), "Load a library (no effect: no ROOT)", "noeffect"),
+    # what pycombine cannot do
+    _o("-a --ascii", "ascii", "flag", False, "Legacy HLF text output (not supported)", "unsupported"),
+    _o("--dump-datacard", "dump_datacard", "flag", False, "Print the card as a python config (not supported)", "unsupported"),
+    _o("--X-rescale-nuisance", "rescale_nuisance", "pair", (), "Rescale constraints (not supported)", "unsupported"),
+    _o("--X-nuisance-function", "nuisance_function", "pair", (), "Constraint widths as functions (not supported)", "unsupported"),
+    _o("--X-nuisance-group-function", "nuisance_group_function", "pair", (), "Group constraint widths as functions (not supported)",
+       "unsupported"),
+]
+
+T2W_BY_DEST = {o.dest: o for o in T2W_OPTIONS}
+
+
+def t2w_defaults() -> dict:
+    """text2workspace's option values when none is given (by destination name)."""
+    return {o.dest: (tuple(o.default) if o.kind in ("multi", "pair") else o.default) for o in T2W_OPTIONS}
+
+
+def parse_t2w_arguments(tokens: list[str], where: str = "text2workspace") -> tuple[dict, list[str], list[str]]:
+    """optparse-like reading of text2workspace arguments: ``(values, given dests, positionals)``.
+
+    Long options may be abbreviated to an unambiguous prefix and written ``--opt=value``; short ones
+    take their value attached (``-Pmod:obj``) or as the next token. Used for ``--text2workspace "..."``
+    (the console script parses with click over the same table).
+    """
+    values, given, positional = t2w_defaults(), [], []
+    by_name = {n: o for o in T2W_OPTIONS for n in o.names}
+    longs = [n for n in by_name if n.startswith("--")]
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        i += 1
+        if not t.startswith("-") or t == "-":
+            positional.append(t)
+            continue
+        attached = None
+        if t.startswith("--"):
+            name, eq, rest = t.partition("=")
+            attached = rest if eq else None
+            if name not in by_name:
+                matches = [n for n in longs if n.startswith(name)]
+                if len(set(by_name[n].dest for n in matches)) != 1:
+                    what = "ambiguous" if matches else "no such"
+                    raise OptionError(f"{where}: {what} option: {name}")
+                name = matches[0]
+        else:
+            name, attached = t[:2], (t[2:] or None)
+            if name not in by_name:
+                raise OptionError(f"{where}: no such option: {name}")
+        o = by_name[name]
+        if o.kind == "flag":
+            if attached is not None:
+                raise OptionError(f"{where}: option {name} takes no value")
+            values[o.dest] = True
+        else:
+            n = 2 if o.kind == "pair" else 1
+            args = [attached] if attached is not None else []
+            while len(args) < n:
+                if i >= len(tokens):
+                    raise OptionError(f"{where}: option {name} requires {'2 arguments' if n == 2 else 'an argument'}")
+                args.append(tokens[i])
+                i += 1
+            try:
+                if o.kind == "multi":
+                    values[o.dest] = values[o.dest] + (args[0],)
+                elif o.kind == "pair":
+                    values[o.dest] = values[o.dest] + (tuple(args),)
+                else:
+                    values[o.dest] = {"str": str, "float": float, "int": int}[o.kind](args[0])
+            except ValueError:
+                raise OptionError(f"{where}: option {name}: invalid {o.kind} value: {args[0]!r}") from None
+        given.append(o.dest)
+    return values, given, positional
+
+
+def t2w_option_notes(given) -> list[str]:
+    """Refuse the text2workspace options pycombine cannot honour; one note for those without effect."""
+    given = list(dict.fromkeys(given))
+    for dest in given:
+        o = T2W_BY_DEST[dest]
+        if o.group == "unsupported":
+            raise OptionError(f"text2workspace option {o.names[-1]} is not supported by pycombine")
+    noeffect = [T2W_BY_DEST[d].names[0] for d in given if T2W_BY_DEST[d].group == "noeffect"]
+    if not noeffect:
+        return []
+    verb = "has" if len(noeffect) == 1 else "have"
+    return [f"Note: {', '.join(noeffect)} {verb} no effect in pycombine (RooFit workspace tuning)"]
 
 
 class RunOptions(SimpleNamespace):

@@ -106,6 +106,10 @@ class Session:
             st.hi[ir] = r_max
         if r_min is not None or r_max is not None:
             st.values[ir] = 0.5 * (st.lo[ir] + st.hi[ir])
+        # --snapshotName: the snapshot's values and constant flags (set by run/loading from a workspace)
+        snapshot = getattr(o, "loaded_snapshot", None)
+        if snapshot is not None:
+            self._load_snapshot(snapshot)
         if getattr(o, "set_parameter_ranges", ""):
             self._set_ranges(o.set_parameter_ranges)
         set_names: set[str] = set()
@@ -124,6 +128,7 @@ class Session:
         if getattr(o, "float_all_nuisances", False):
             st.frozen[self.model.is_nuisance] = False
         # -t: r is set to --expectSignal (default 0) unless r= was given in --setParameters alone
+        # or a snapshot was loaded (then only an explicit --expectSignal sets it)
         if self.toys != 0 and "r" in self.model.index and "r" in self.pois:
             expect = getattr(o, "expect_signal", None)
             if "r" in set_names and expect is not None:
@@ -131,8 +136,19 @@ class Session:
                     "Warning: A value of r is specified in both the --setParameters and --expectSignal options. "
                     "The argument of --expectSignal will take precedence"
                 )
-            if expect is not None or "r" not in set_names:
+            if expect is not None or ("r" not in set_names and snapshot is None):
                 st.values[self.index("r")] = expect if expect is not None else 0.0
+
+    def _load_snapshot(self, snapshot) -> None:
+        """RooWorkspace::loadSnapshot: the values and constant flags of the snapshot's parameters
+        (MH, a constant no yield depends on, has no effect)."""
+        st = self.state
+        for name, value in snapshot.values.items():
+            i = self.model.index.get(name)
+            if i is None:
+                continue
+            st.values[i] = value
+            st.frozen[i] = bool(snapshot.frozen.get(name, st.frozen[i]))
 
     def _matching(self, pattern: str) -> list[int]:
         """Parameter indices for a name, ``rgx{...}`` or ``var{...}`` (full match)."""
@@ -166,6 +182,9 @@ class Session:
             except ValueError:
                 raise OptionError(f"--setParameterRanges: bad range in {item!r}") from None
             idx = self._matching(name)
+            if not idx and name in self.spec.constants:  # MH: in Combine's workspace, no effect here
+                self.out(f"Set Range of Parameter {name} To : ({_fmt(lo)},{_fmt(hi)})")
+                continue
             if not idx:
                 self.out(f"Warning: Did not find a parameter with name {name}")
                 continue
@@ -191,6 +210,9 @@ class Session:
             except ValueError:
                 raise OptionError(f"--setParameters: value of {name} is not a number: {val!r}") from None
             idx = self._matching(name)
+            if not idx and name in self.spec.constants:  # MH: in Combine's workspace, no effect here
+                self.out(f"Set Default Value of Parameter {name} To : {_fmt(v)}")
+                continue
             if not idx:
                 self.out(f"Warning: Did not find a parameter with name {name}")
                 continue
@@ -235,7 +257,7 @@ class Session:
                 idx = [i for i in range(m.P) if m.is_nuisance[i] and rx.fullmatch(m.names[i])]
             else:
                 idx = self._matching(item)
-                if not idx:
+                if not idx and item not in self.spec.constants:  # MH is constant already
                     self.out(f"WARNING: cannot freeze nuisance parameter {item} if it doesn't exist!")
             for i in idx:
                 self.state.frozen[i] = True
@@ -309,6 +331,29 @@ class Session:
             o.name, method or o.method, o.mass, getattr(o, "keyword_value", ()), o.seed, self.toys,
             getattr(o, "save_toys", False),
         )
+
+    def write_limit_file(self, tree: LimitTree, path: str, snapshot: tuple[str, dict[str, float] | None] | None = None) -> None:
+        """Write the ``limit`` tree to ``path``; with ``--saveWorkspace`` the workspace goes into the same
+        file (Combine's ``w``), carrying this run's clean state (also as snapshot ``clean``) and
+        ``snapshot`` = (name, values) when given (values None: the clean values)."""
+        ws = getattr(self.opts, "loaded_workspace", None)
+        if not getattr(self.opts, "save_workspace", False) or ws is None:
+            tree.write(path)
+            return
+        from .workspace import Snapshot, write_limit_file
+
+        st, names = self.state, self.model.names
+        state = {n: (float(st.values[i]), None if np.isinf(st.lo[i]) else float(st.lo[i]),
+                     None if np.isinf(st.hi[i]) else float(st.hi[i]), bool(st.frozen[i])) for i, n in enumerate(names)}
+        frozen = {n: bool(st.frozen[i]) for i, n in enumerate(names)}
+        snapshots = dict(ws.snapshots)
+        snapshots["clean"] = Snapshot("clean", {n: v[0] for n, v in state.items()}, frozen)
+        if snapshot is not None:
+            name, values = snapshot
+            values = {n: float(values[n]) for n in names if n in values} if values else snapshots["clean"].values
+            snapshots[name] = Snapshot(name, values, frozen)
+        saved = dataclasses.replace(ws, state=state, snapshots=snapshots)
+        write_limit_file(path, tree, saved, getattr(self.opts, "workspace_name", "w") or "w")
 
     def limit_tree(self) -> LimitTree:
         return LimitTree(self.opts.mass, self.opts.seed, keyword_values=tuple(getattr(self.opts, "keyword_value", ())))

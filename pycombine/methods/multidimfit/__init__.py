@@ -75,7 +75,8 @@ def run(session) -> int:
     tree = session.limit_tree()
     add_rows(tree, result, i_toy)
     sys.stdout.flush()
-    tree.write(session.output_filename())
+    # --saveWorkspace: the workspace goes beside the tree, with the best fit as snapshot "MultiDimFit"
+    session.write_limit_file(tree, session.output_filename(), snapshot=("MultiDimFit", result.best_fit))
     return 0
 
 
