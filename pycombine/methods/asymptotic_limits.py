@@ -7,6 +7,7 @@ and produces Combine's console block and ``limit`` tree.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 
@@ -31,8 +32,31 @@ RUN_CHOICES = ("both", "observed", "expected", "blind")
 
 
 # ---------------------------------------------------------------------- options
+def single_point_value(opts) -> float | None:
+    """``--singlePoint r`` as a number (the option is a string: HybridNew also takes ``r=1,x=2``)."""
+    text = getattr(opts, "single_point", None)
+    if text is None or text == "":
+        return None
+    if isinstance(text, (int, float)):
+        return float(text)
+    value = text.split("=", 1)[1] if "=" in text else text
+    try:
+        out = float(value)
+    except ValueError:
+        raise OptionError(f"--singlePoint: {text!r} is not a number") from None
+    if not math.isfinite(out):
+        raise OptionError(f"--singlePoint: {text!r} is not a finite number")
+    return out
+
+
+def _number(opts, dest: str, default: float) -> float:
+    """An option whose default depends on the method (None in the shared option table)."""
+    value = getattr(opts, dest, None)
+    return default if value is None else float(value)
+
+
 def check_options(opts) -> None:
-    single = getattr(opts, "single_point", None)
+    single = single_point_value(opts)
     run = getattr(opts, "run", "both")
     if single is not None:
         if run != "both":
@@ -67,8 +91,8 @@ def settings_from_options(opts) -> AsymptoticSettings:
         cl=float(getattr(opts, "cl", 0.95)),
         rule=getattr(opts, "rule", "CLs"),
         qtilde=bool(getattr(opts, "qtilde", True)),
-        r_abs_acc=float(getattr(opts, "r_abs_acc", 0.0005)),
-        r_rel_acc=float(getattr(opts, "r_rel_acc", 0.005)),
+        r_abs_acc=_number(opts, "r_abs_acc", 0.0005),
+        r_rel_acc=_number(opts, "r_rel_acc", 0.005),
         strict_bounds=bool(getattr(opts, "strict_bounds", False)),
         crossing_tolerance=0.05 * float(getattr(opts, "cmin_tolerance", 0.1)),
         new_expected=bool(getattr(opts, "new_expected", True)),
@@ -306,7 +330,7 @@ def run(session) -> int:
         if verbose >= level:
             print(message)
 
-    single = getattr(opts, "single_point", None)
+    single = single_point_value(opts)
     res = asymptotic_limits(session, data, getattr(opts, "run", "both"), not no_fit_asimov(opts), settings,
                             single_point=single, trace=trace if verbose >= 1 else None)
     if res.observed is not None:
@@ -338,7 +362,7 @@ def run_toy(session, data, i_toy: int, generation, first: bool) -> ToyOutcome:
     """One toy: the limits' block and rows; the toy counts when its observed limit was found
     (Combine's ``AsymptoticLimits::run`` returns the observed result only)."""
     opts = session.opts
-    single = getattr(opts, "single_point", None)
+    single = single_point_value(opts)
     res = asymptotic_limits(session, data, getattr(opts, "run", "both"), not no_fit_asimov(opts),
                             settings_from_options(opts), single_point=single)
     if res.observed is not None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import OptionError
 from ..fit.asymptotic import norm_cdf_c, norm_quantile_c
 from ..outputs.console import cpp
 from .base import ToyOutcome, limit_row
@@ -107,7 +108,12 @@ def report(session, data) -> float:
     block and warnings; returns the value that goes into the limit tree (observed data and each
     toy alike)."""
     opts = session.opts
-    mu0 = float(np.float32(getattr(opts, "signal_for_significance", 0.0) or 0.0))
+    # the option is shared with HybridNew, whose default (1) differs: None means "not given"
+    text = getattr(opts, "signal_for_significance", None)
+    try:
+        mu0 = float(np.float32(float(text))) if text not in (None, "") else 0.0
+    except ValueError:
+        raise OptionError(f"--signalForSignificance: {text!r} is not a number") from None
     res = significance(session, data, mu0, bool(getattr(opts, "uncapped", False)))
     if not (res.free_ok and res.null_ok):
         session.err("Warning: Significance: a fit did not converge (Minuit status not 0/1); "

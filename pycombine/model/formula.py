@@ -108,6 +108,14 @@ class Formula:
         z = eval(self._code, {"__builtins__": {}, **_FUNCTIONS}, {"p": [complex(v) for v in values]})
         return float(complex(z).real)
 
+    def values(self, columns) -> np.ndarray:
+        """Evaluate for many points at once: ``columns[i]`` is an array of values of ``args[i]``."""
+        cols = [np.asarray(c, dtype=float) for c in columns]
+        with np.errstate(all="ignore"):
+            z = eval(self._code, {"__builtins__": {}, **_NUMPY_FUNCTIONS}, {"p": cols})
+        shape = cols[0].shape if cols else ()
+        return np.broadcast_to(np.asarray(z, dtype=float), shape).copy()
+
     def gradient(self, values) -> np.ndarray:
         """d value / d args, by complex-step differentiation."""
         h = 1e-30
@@ -119,6 +127,14 @@ class Formula:
             z = eval(self._code, {"__builtins__": {}, **_FUNCTIONS}, {"p": p})
             out[i] = complex(z).imag / h
         return out
+
+
+#: the same functions on numpy arrays (column-wise evaluation of many points, no derivatives)
+_NUMPY_FUNCTIONS = {
+    "exp": np.exp, "log": np.log, "log10": np.log10, "sqrt": np.sqrt, "pow": np.power,
+    "sin": np.sin, "cos": np.cos, "tan": np.tan, "atan": np.arctan, "asin": np.arcsin, "acos": np.arccos,
+    "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "abs": np.abs, "min": np.minimum, "max": np.maximum,
+}
 
 
 def _compile(expression: str, args: list[str]):

@@ -1,0 +1,281 @@
+"""The model evaluated for many parameter points and datasets at once (toys, grids, scans).
+
+:class:`~.likelihood.Likelihood` evaluates one parameter vector on one dataset; with thousands
+of pseudo-experiments of a small model its cost is the fixed cost of each numpy call, not the
+arithmetic. :class:`BatchModel` runs the same steps with a leading batch axis (``N`` points,
+each with its own data counts and global observables), so ``N`` evaluations cost about as much
+as a handful of single ones:
+
+* :meth:`BatchModel.expected` -- expected events per bin, ``(N, P) -> (N, B)``;
+* :meth:`BatchModel.nll` -- the NLL of each point on its own dataset, ``(N,)``, with the
+  Barlow-Beeston-lite parameters profiled in closed form and every constraint term, exactly the
+  value :meth:`Likelihood.nll` gives (tested to rounding on every reference model).
+
+The sums over entries (per sample, per bin) are products with incidence matrices, dense for
+small models and scipy.sparse for large ones; formulas (rateParam expressions) are evaluated
+column-wise by :meth:`~.formula.Formula.values`. No gradient here: the batched fitter
+(:mod:`pycombine.fit.batch`) takes finite differences of :meth:`expected`, which for a batch
+costs one more evaluation of a larger batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .compile import AMC_LIN, AMC_LOG, COUNT, FLOOR, TH1_LIN, TH1_LOG, CompiledModel
+from .interpolation import asym_factor_log, smooth_step
+from .likelihood import BAD_NLL, Likelihood
+
+#: incidence matrices up to this many elements are dense (fast matmul); larger ones are sparse
+DENSE_MAX = 2_000_000
+
+
+class _GroupSum:
+    """``X (N, n) -> (N, G)``: sums the columns of X into groups (``group[j]`` of column j)."""
+
+    def __init__(self, group: np.ndarray, n_groups: int, weights: np.ndarray | None = None):
+        n = group.size
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+        self.shape = (n, n_groups)
+        if n * n_groups <= DENSE_MAX:
+            mat = np.zeros((n, n_groups))
+            np.add.at(mat, (np.arange(n), group), w)
+            self.mat = mat
+            self.sparse = False
+        else:
+            import scipy.sparse as sp
+
+            self.mat = sp.csr_matrix((w, (np.arange(n), group)), shape=(n, n_groups))
+            self.sparse = True
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.sparse:
+            return np.asarray((self.mat.T @ x.T).T)
+        return x @ self.mat
+
+
+def _dense(matrix, shape: tuple[int, int]):
+    """A morph matrix (E, M) of :mod:`.compile` as something ``(N, M) @ X -> (N, E)`` works with."""
+    if hasattr(matrix, "rows"):  # compile._Triplets
+        if shape[0] * shape[1] <= DENSE_MAX:
+            out = np.zeros(shape)
+            np.add.at(out, (matrix.rows, matrix.cols), matrix.vals)
+            return out.T  # (M, E)
+        import scipy.sparse as sp
+
+        return sp.csr_matrix((matrix.vals, (matrix.rows, matrix.cols)), shape=shape).T.tocsr()
+    return matrix.a.T.tocsr()  # compile's CSR wrapper: (E, M) -> (M, E)
+
+
+def _matmul(x: np.ndarray, mat) -> np.ndarray:
+    out = x @ mat
+    return np.asarray(out)
+
+
+class BatchModel:
+    """Expected events and NLLs of a compiled model for batches of parameter points."""
+
+    def __init__(self, model: CompiledModel):
+        m = self.m = model
+        g = m.entry_group
+        self.lin = (g == TH1_LIN) | (g == AMC_LIN)
+        self.log = (g == TH1_LOG) | (g == AMC_LOG)
+        self.norm_mask = (g == TH1_LIN) | (g == TH1_LOG) | (g == AMC_LOG)
+        self.amc_log = g == AMC_LOG
+        self.any_amc_log = bool(m.any_log and self.amc_log.any())
+        self.counting = g == COUNT
+        self.to_sample = _GroupSum(m.entry_sample, m.S) if m.E else None
+        self.to_bin = _GroupSum(m.entry_bin, m.B) if m.E else None
+        s, _k, _ = m.sym
+        self.sym_sum = _GroupSum(s, m.S) if s.size else None
+        s, _k, _lo, _hi = m.asym
+        self.asym_sum = _GroupSum(s, m.S) if s.size else None
+        if m.M:
+            self.morph_diff = _dense(m.morph_diff, (m.E, m.M))
+            self.morph_sum = _dense(m.morph_sum, (m.E, m.M))
+        self.bb_entry = np.zeros(m.E, dtype=bool)
+        if m.bb_bin.size:
+            is_bin = np.zeros(m.B, dtype=bool)
+            is_bin[m.bb_bin] = True
+            self.bb_entry = is_bin[m.entry_bin]
+        self.mask_index = np.array([c.mask_index for c in m.channels], dtype=int)
+
+    # ------------------------------------------------------------------ forward
+    def extend(self, theta: np.ndarray) -> np.ndarray:
+        """(N, P) -> (N, P_ext): formula values appended in dependency order."""
+        m = self.m
+        if not m.formulas:
+            return theta
+        x = np.empty((theta.shape[0], m.P_ext))
+        x[:, : m.P] = theta
+        for k, f, args in m.formulas:
+            x[:, k] = f.values([x[:, a] for a in args])
+        return x
+
+    def normalisation(self, theta: np.ndarray, x_ext: np.ndarray) -> np.ndarray:
+        m = self.m
+        A = np.zeros((theta.shape[0], m.S))
+        _s, k, logk = m.sym
+        if self.sym_sum is not None:
+            A += self.sym_sum(theta[:, k] * logk)
+        _s, k, lo, hi = m.asym
+        if self.asym_sum is not None:
+            val, _ = asym_factor_log(theta[:, k], lo, hi)
+            A += self.asym_sum(val)
+        N = m.sample_norm * np.exp(A)
+        if m.fac.shape[1]:
+            vals = m.fac_a0 + m.fac_a1 * x_ext[:, np.maximum(m.fac, 0)]  # (N, S, F)
+            N = N * vals.prod(axis=2)
+        return N
+
+    def templates(self, theta: np.ndarray) -> np.ndarray:
+        m = self.m
+        n = theta.shape[0]
+        u = np.broadcast_to(m.base, (n, m.E))
+        if m.M:
+            x = m.pair_v * theta[:, m.pair_k]
+            b, _ = smooth_step(x, m.pair_q)
+            a = 0.5 * x
+            u = m.base + _matmul(a, self.morph_diff) + _matmul(a * b, self.morph_sum)
+        t = np.ones((n, m.E))
+        t[:, self.lin] = np.maximum(u[:, self.lin], FLOOR)
+        if m.any_log:
+            t[:, self.log] = np.exp(u[:, self.log])
+        nm = self.norm_mask
+        if nm.any():
+            sums = self.to_sample(np.where(nm, t, 0.0))
+            safe = np.where(sums != 0, sums, 1.0)
+            scale = np.where(sums != 0, m.sample_target / safe, 1.0)
+            t = np.where(nm, t * scale[:, m.entry_sample], t)
+        if self.any_amc_log:
+            t[:, self.amc_log] = np.maximum(t[:, self.amc_log], FLOOR)
+        return t
+
+    def _mu_sigma(self, theta: np.ndarray):
+        """Per-bin sums without the BB-lite term, and the BB-lite widths."""
+        m = self.m
+        x_ext = self.extend(theta)
+        N = self.normalisation(theta, x_ext)
+        t = self.templates(theta)
+        e, par, n0 = m.pp_pois
+        if e.size:
+            t[:, e] = t[:, e] * theta[:, par] / n0
+        e, par = m.pp_gauss
+        if e.size:
+            t[:, e] = t[:, e] + theta[:, par] * m.errors[e]
+        Ne = N[:, m.entry_sample]
+        mu = self.to_bin(Ne * t)
+        sigma = None
+        if m.bb_bin.size:
+            err2 = np.where(self.bb_entry, (Ne * m.errors) ** 2, 0.0)
+            sigma = np.sqrt(self.to_bin(err2))
+        return mu, sigma
+
+    def masked_bins(self, theta: np.ndarray) -> np.ndarray:
+        """(N, B): bins of channels masked by their mask parameter."""
+        m = self.m
+        masks = self.mask_index
+        if (masks < 0).all():
+            return np.zeros((theta.shape[0], m.B), dtype=bool)
+        vals = np.where(masks >= 0, theta[:, np.maximum(masks, 0)], 0.0)  # (N, C)
+        return (vals != 0)[:, m.bin_channel]
+
+    def expected(self, theta: np.ndarray, counts: np.ndarray | None = None, glob: np.ndarray | None = None,
+                 bb: np.ndarray | None = None) -> np.ndarray:
+        """Expected events per bin, ``(N, P) -> (N, B)``.
+
+        BB-lite parameters take their values in ``theta`` (``bb`` None and no data), or are
+        profiled in closed form for the datasets ``counts``/``glob`` (``bb="profile"``), as
+        :class:`Likelihood` with ``analytic_bb`` does.
+        """
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        m = self.m
+        mu, sigma = self._mu_sigma(theta)
+        nu = mu
+        if m.bb_bin.size:
+            jb = m.bb_bin
+            if bb == "profile":
+                n = np.nan_to_num(counts[:, jb])
+                x = Likelihood._bb_solve(mu[:, jb], sigma[:, jb], n, glob[:, m.bb_par], self.masked_bins(theta)[:, jb])
+            else:
+                x = theta[:, m.bb_par]
+            nu = mu.copy()
+            nu[:, jb] = mu[:, jb] + sigma[:, jb] * x
+        if m.bin_amc.any():
+            nu = np.where(m.bin_amc, np.maximum(nu, FLOOR), nu)
+        return nu
+
+    # ------------------------------------------------------------------ NLL
+    def nll(self, theta: np.ndarray, counts: np.ndarray, glob: np.ndarray, analytic_bb: bool = True) -> np.ndarray:
+        """NLL of every point on its own dataset: ``theta`` (N, P), ``counts`` (N, B), ``glob`` (N, P).
+
+        The same value as ``Likelihood(model, Dataset(counts[i], glob[i]), analytic_bb).nll(theta[i])``,
+        including Combine's 9e9 for data in a bin without expectation.
+        """
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        m = self.m
+        analytic = analytic_bb and m.bb_bin.size > 0
+        mu, sigma = self._mu_sigma(theta)
+        masked = self.masked_bins(theta)
+        nu = mu
+        bb_x = None
+        if m.bb_bin.size:
+            jb = m.bb_bin
+            if analytic:
+                n = np.nan_to_num(counts[:, jb])
+                bb_x = Likelihood._bb_solve(mu[:, jb], sigma[:, jb], n, glob[:, m.bb_par], masked[:, jb])
+            else:
+                bb_x = theta[:, m.bb_par]
+            nu = mu.copy()
+            nu[:, jb] = mu[:, jb] + sigma[:, jb] * bb_x
+        if m.bin_amc.any():
+            nu = np.where(m.bin_amc, np.maximum(nu, FLOOR), nu)
+        n = np.nan_to_num(counts)
+        active = ~masked
+        obs = (n != 0) & active
+        bad = (obs & ~(nu > 0)).any(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logterm = np.where(obs, n * np.log(np.where(obs, nu, 1.0)), 0.0)
+        val = np.where(active, nu, 0.0).sum(axis=1) - logterm.sum(axis=1)
+        if bb_x is not None:
+            val += 0.5 * ((bb_x - glob[:, m.bb_par]) ** 2).sum(axis=1)
+        val += self.constraints(theta, glob)
+        return np.where(bad, BAD_NLL, val)
+
+    def constraints(self, theta: np.ndarray, glob: np.ndarray) -> np.ndarray:
+        """The constraint terms of every point (Likelihood._constraints, batched)."""
+        m = self.m
+        val = np.zeros(theta.shape[0])
+        i = m.gauss_idx
+        if i.size:
+            d = (theta[:, i] - glob[:, i]) / m.gauss_sigma
+            val += 0.5 * (d * d).sum(axis=1)
+        i = m.bifur_idx
+        if i.size:
+            diff = theta[:, i] - glob[:, i]
+            s = np.where(diff < 0, m.bifur_lo, m.bifur_hi)
+            val += 0.5 * ((diff / s) ** 2).sum(axis=1)
+        i = m.poisson_idx
+        if i.size:
+            th, gi = theta[:, i], glob[:, i]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                val += (th - np.where(gi != 0, gi * np.log(th), 0.0)).sum(axis=1)
+            val += _lgamma(gi + 1.0).sum(axis=1)
+        i = m.gamma_idx
+        if i.size:
+            th, k = theta[:, i], glob[:, i]
+            val += (-(k - 1.0) * np.log(th) + th / m.gamma_scale).sum(axis=1)
+        for idx, kk, shifted in ((m.dfd_idx, m.dfd_k, True), (m.dfd2_idx, m.dfd2_k, False)):
+            if idx.size:
+                d = theta[:, idx] - glob[:, idx] if shifted else theta[:, idx]
+                a = kk * (d - 1.0)
+                b = -kk * (d + 1.0)
+                val += (np.logaddexp(0.0, a) + np.logaddexp(0.0, b)).sum(axis=1)
+        return val
+
+
+def _lgamma(x: np.ndarray) -> np.ndarray:
+    """ln Gamma(x) elementwise (the ln N! constants of Poisson constraints)."""
+    from scipy.special import gammaln  # toys and grids only: not on the start-up path
+
+    return gammaln(np.asarray(x, dtype=float))
