@@ -10,8 +10,8 @@ every step is taken for all datasets together (:class:`~pycombine.model.batch.Ba
   and its Gauss-Newton curvature; the constraint terms add their exact derivatives;
 * a Levenberg-Marquardt step per dataset, projected on the parameter ranges (a parameter on its
   bound with the gradient pushing outwards leaves the step);
-* a line search on the exact NLL (several step lengths evaluated in one batch), so every
-  accepted step lowers the NLL.
+* a line search on the exact NLL (the full step, then shorter ones where it fails, evaluated
+  in one batch), so every accepted step lowers the NLL.
 
 A dataset has converged when the expected decrease 0.5 g^T H^-1 g (Minuit's EDM) is below
 ``edm`` and the last step changed the NLL by less than that; the others are reported (the caller
@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.batch import BatchModel
-
 
 
 @dataclass
@@ -94,6 +93,7 @@ def minimize_batch(bm: BatchModel, counts: np.ndarray, glob: np.ndarray, start: 
         return BatchFit(_profiled(bm, theta, counts, glob, analytic_bb), nll, np.ones(N, bool), 0)
     n = np.nan_to_num(counts)
     lam = np.full(N, 1e-3)
+    stalled = np.zeros(N, dtype=int)
     it = 0
     for it in range(1, max_iter + 1):
         act = ~converged
@@ -123,33 +123,49 @@ def minimize_batch(bm: BatchModel, counts: np.ndarray, glob: np.ndarray, start: 
         diag = np.where(fixed, 1.0, np.maximum(diag, 1e-12))
         H[:, np.arange(F), np.arange(F)] = diag
         eye = np.eye(F)
-        edm_now = 0.5 * np.einsum("nf,nf->n", g, _solve(H + 1e-12 * diag[:, :, None] * eye, g, diag))
         A = H + (lam[ia, None] * diag)[:, :, None] * eye
         step = -_solve(A, g, diag)
-        # line search: a few step lengths at once
-        alphas = np.array([1.0, 0.5, 0.25, 0.1, 0.02])
-        cand = np.repeat(th[None], alphas.size, axis=0)  # (K, n, P)
-        trial = x[None] + alphas[:, None, None] * step[None]
-        trial = np.clip(trial, lo[ia][:, free][None], hi[ia][:, free][None])
-        cand[:, :, free] = trial
-        K = alphas.size
-        vals = bm.nll(cand.reshape(K * ia.size, m.P), np.tile(counts[ia], (K, 1)), np.tile(glob[ia], (K, 1)),
-                      analytic_bb).reshape(K, ia.size)
-        vals = np.where(np.isfinite(vals), vals, np.inf)
-        best = np.argmin(vals, axis=0)
-        new_nll = vals[best, np.arange(ia.size)]
+        # Minuit's EDM, 0.5 g^T H^-1 g, from the step while the damping is small (it is, near the minimum)
+        edm_now = np.where(lam[ia] <= 1e-2, -0.5 * np.einsum("nf,nf->n", g, step), np.inf)
+        # line search on the exact NLL: the full step first; where it does not lower the NLL,
+        # shorter ones (evaluated together)
         old = nll[ia]
+        xlo, xhi = lo[ia][:, free], hi[ia][:, free]
+        new_theta = th.copy()
+        new_theta[:, free] = np.clip(x + step, xlo, xhi)
+        new_nll = _finite(bm.nll(new_theta, counts[ia], glob[ia], analytic_bb))
+        best = np.zeros(ia.size, dtype=int)
+        retry = np.nonzero(~(new_nll <= old))[0]
+        if retry.size:
+            alphas = np.array([0.5, 0.25, 0.1, 0.02])
+            K = alphas.size
+            cand = np.repeat(th[retry][None], K, axis=0)  # (K, r, P)
+            cand[:, :, free] = np.clip(x[retry][None] + alphas[:, None, None] * step[retry][None],
+                                       xlo[retry][None], xhi[retry][None])
+            vals = _finite(bm.nll(cand.reshape(K * retry.size, m.P), np.tile(counts[ia][retry], (K, 1)),
+                                  np.tile(glob[ia][retry], (K, 1)), analytic_bb).reshape(K, retry.size))
+            k = np.argmin(vals, axis=0)
+            new_nll[retry] = vals[k, np.arange(retry.size)]
+            new_theta[retry] = cand[k, np.arange(retry.size)]
+            best[retry] = k + 1
         better = new_nll <= old
         upd = ia[better]
-        theta[upd] = cand[best[better], np.nonzero(better)[0]]
+        theta[upd] = new_theta[better]
         nll[upd] = new_nll[better]
         # damping: relax after full steps, tighten after failures
         lam[ia] = np.where(better & (best == 0), np.maximum(lam[ia] * 0.3, 1e-7),
                            np.where(better, lam[ia], np.minimum(lam[ia] * 10.0, 1e8)))
-        # Minuit's criterion: the expected distance to the minimum (Newton, undamped) is below edm
-        converged[ia[edm_now < edm]] = True
+        # Minuit's criterion: the expected distance to the minimum (Newton, undamped) is below edm;
+        # or no step lowers the NLL any more even with strong damping (a flat or kinked direction,
+        # e.g. a shape nuisance that barely acts, where the Gauss-Newton curvature misleads)
+        stalled[ia] = np.where(better & (old - nll[ia] > 0.1 * edm), 0, stalled[ia] + 1)
+        converged[ia[(edm_now < edm) | ((stalled[ia] >= 3) & (lam[ia] >= 1e3))]] = True
     theta = _profiled(bm, theta, counts, glob, analytic_bb)
     return BatchFit(theta, nll, converged, it)
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(values), values, np.inf)
 
 
 def _solve(A: np.ndarray, g: np.ndarray, diag: np.ndarray) -> np.ndarray:

@@ -125,3 +125,70 @@ def make_toy(model: CompiledModel, clean: np.ndarray, glob: np.ndarray, floating
         return generate(model, clean, g, rng, name=f"toy_{i_toy}")
     x = randomise_nuisances(model, clean, glob, floating, rng)
     return generate(model, x, glob, rng, name=f"toy_{i_toy}")
+
+
+# ---------------------------------------------------------------------------- batched generation
+# Toy-based methods that fit thousands of toys at once (HybridNew) draw them as a batch from one
+# random stream per batch: the arrays below have one row per toy.
+
+def _gaussians_floating(model: CompiledModel, floating: np.ndarray):
+    idx, sig = _gaussians(model)
+    keep = floating[idx]
+    return idx[keep], sig[keep]
+
+
+def randomise_global_observables_batch(model: CompiledModel, values: np.ndarray, glob: np.ndarray,
+                                       floating: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n, P) global observables drawn around ``values`` (:func:`randomise_global_observables` per row)."""
+    g = np.tile(glob, (n, 1))
+    idx, sig = _gaussians_floating(model, floating)
+    if idx.size:
+        g[:, idx] = rng.normal(values[idx], sig, size=(n, idx.size))
+    sel = model.bifur_idx[floating[model.bifur_idx]]
+    if sel.size:
+        k = np.searchsorted(model.bifur_idx, sel)
+        g[:, sel] = rng.normal(values[sel], 0.5 * (model.bifur_lo[k] + model.bifur_hi[k]), size=(n, sel.size))
+    sel = model.poisson_idx[floating[model.poisson_idx]]
+    if sel.size:
+        g[:, sel] = rng.poisson(np.maximum(values[sel], 0.0), size=(n, sel.size)).astype(float)
+    sel = model.gamma_idx[floating[model.gamma_idx]]
+    if sel.size:
+        k = np.searchsorted(model.gamma_idx, sel)
+        g[:, sel] = np.maximum(rng.poisson(np.maximum(values[sel] / model.gamma_scale[k], 0.0), size=(n, sel.size)), 1.0)
+    return g
+
+
+def randomise_nuisances_batch(model: CompiledModel, values: np.ndarray, glob: np.ndarray, floating: np.ndarray,
+                              rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n, P) parameter points with the floating constrained nuisances drawn from their constraints
+    (:func:`randomise_nuisances` per row)."""
+    x = np.tile(values, (n, 1))
+    lo, hi = model.lo, model.hi
+    idx, sig = _gaussians_floating(model, floating)
+    if idx.size:
+        mean = np.broadcast_to(glob[idx], (n, idx.size))
+        draw = rng.normal(mean, sig)
+        for _ in range(100):  # truncation to the ranges by rejection (ranges are 4-7 sigma wide)
+            bad = (draw < lo[idx]) | (draw > hi[idx])
+            if not bad.any():
+                break
+            draw[bad] = rng.normal(np.broadcast_to(glob[idx], draw.shape)[bad], np.broadcast_to(sig, draw.shape)[bad])
+        x[:, idx] = np.clip(draw, lo[idx], hi[idx])
+    sel = model.bifur_idx[floating[model.bifur_idx]]
+    if sel.size:
+        k = np.searchsorted(model.bifur_idx, sel)
+        s_lo, s_hi = model.bifur_lo[k], model.bifur_hi[k]
+        side = rng.uniform(size=(n, sel.size)) < s_lo / (s_lo + s_hi)
+        z = np.abs(rng.normal(size=(n, sel.size)))
+        x[:, sel] = np.clip(np.where(side, glob[sel] - z * s_lo, glob[sel] + z * s_hi), lo[sel], hi[sel])
+    sel = model.poisson_idx[floating[model.poisson_idx]]
+    if sel.size:
+        x[:, sel] = np.clip(rng.gamma(glob[sel] + 1.0, 1.0, size=(n, sel.size)), lo[sel], hi[sel])
+    sel = model.gamma_idx[floating[model.gamma_idx]]
+    if sel.size:
+        k = np.searchsorted(model.gamma_idx, sel)
+        x[:, sel] = np.clip(rng.gamma(glob[sel], model.gamma_scale[k], size=(n, sel.size)), lo[sel], hi[sel])
+    uniform = floating & ~model.constrained & model.is_nuisance & np.isfinite(lo) & np.isfinite(hi)
+    if uniform.any():
+        x[:, uniform] = rng.uniform(lo[uniform], hi[uniform], size=(n, int(uniform.sum())))
+    return x

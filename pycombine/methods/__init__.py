@@ -34,6 +34,7 @@ METHODS = {
     "FitDiagnostics": "pycombine.methods.fit_diagnostics",
     "MultiDimFit": "pycombine.methods.multidimfit",
     "GoodnessOfFit": "pycombine.methods.goodness_of_fit",
+    "HybridNew": "pycombine.methods.hybrid_new",
 }
 
 

@@ -60,6 +60,8 @@ class LimitTree:
     rows: list[LimitRow] = field(default_factory=list)
     branches: list[tuple[str, np.dtype]] = field(default_factory=list)
     keyword_values: tuple = ()
+    #: more trees in the ``toys`` directory, name -> columns (HybridNew's --saveHybridResult)
+    toys: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def add(self, limit: float, limit_err: float = 0.0, quantile: float = -1.0, i_toy: int = 0, **extra) -> None:
         self.rows.append(LimitRow(limit, limit_err, quantile, i_toy, extra))
@@ -96,6 +98,8 @@ class LimitTree:
         with RootFileWriter(path, fsync=False) as out:
             out.tree("limit", cols)
             out.mkdir("toys")
+            for name, columns in self.toys.items():
+                out.tree(f"toys/{name}", columns)
 
 
 def write_limit_file(directory: str, filename: str, tree: LimitTree) -> str:

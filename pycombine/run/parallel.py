@@ -126,3 +126,34 @@ def _run_dask(func, tasks, scheduler, bar: Progress) -> list:
             client.close()
         if cluster is not None:
             cluster.close()
+
+
+class WorkerPool:
+    """A process pool kept for a whole run, for methods that hand out many small rounds of work.
+
+    Creating a pool per round would cost tens of milliseconds each time; this one is started at
+    the first :meth:`map` (forked, so workers inherit everything in memory at that moment, e.g.
+    the compiled model) and closed by :meth:`close`. Results come back in task order.
+    """
+
+    def __init__(self, workers: int):
+        self.workers = max(1, int(workers))
+        self._pool = None
+
+    def map(self, func: Callable[[T], R], tasks: Sequence[T]) -> list[R]:
+        tasks = list(tasks)
+        if self.workers == 1 or len(tasks) <= 1 or not sys.platform.startswith("linux"):
+            return [func(t) for t in tasks]
+        if self._pool is None:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            sys.stdout.flush()
+            sys.stderr.flush()
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("fork"))
+        return list(self._pool.map(func, tasks))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None

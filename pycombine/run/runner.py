@@ -63,8 +63,11 @@ def run_combine(opts: RunOptions) -> int:
         active = sum(1 for i in masks if session.state.values[i] > 0)
         print(f">>> {active} out of {len(masks)} channels masked\n")
     sys.stdout.flush()
-    if session.toys > 0:
-        from .toys import run as run_toys
+    try:
+        if session.toys > 0:
+            from .toys import run as run_toys
 
-        return run_toys(session)
-    return method.run(session)
+            return run_toys(session)
+        return method.run(session)
+    finally:
+        session.close()

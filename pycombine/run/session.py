@@ -75,7 +75,26 @@ class Session:
         )
         self.analytic_bb = not self.runtime_define("MINIMIZER_no_analytic")
         self.toys = int(getattr(opts, "toys", 0) or 0)
+        self._pool = None
         self._apply_options()
+
+    def map_tasks(self, func, tasks) -> list:
+        """``[func(t) for t in tasks]`` on the run's worker processes (``--parallel``; one per core by
+        default), in task order. The pool is started at the first call and kept until :meth:`close`,
+        so a method may hand out many small rounds; ``func`` must be a module-level function whose
+        tasks are picklable, and what it needs beyond the task must exist before the first call."""
+        if self._pool is None:
+            from .parallel import WorkerPool, available_cores
+
+            n = int(getattr(self.opts, "parallel", 0) or 0)
+            self._pool = WorkerPool(n if n > 0 else available_cores())
+        return self._pool.map(func, tasks)
+
+    def close(self) -> None:
+        """Stop the worker processes of :meth:`map_tasks`, if any."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def runtime_define(self, name: str) -> int:
         """Value of ``--X-rtd name[=value]`` for this run (0 if not given)."""
