@@ -230,3 +230,30 @@ def test_reference_case(case_id, tmp_path):
     assert compare(exp, tmp_path) == []
     want = [line for line in exp["stdout"].splitlines() if line.startswith(">>> using")]
     assert [line for line in proc.stdout.splitlines() if line.startswith(">>> using")] == want
+
+
+def test_feldman_cousins_interval_from_a_grid(tmp_path):
+    """A grid of Feldman-Cousins points (written as --saveHybridResult writes them), read back:
+    the 68 % interval lies within one grid step of the exact one, [2.34, 9.31] for 11 observed
+    over a background of 5.5 (Pmu > 0.32 by enumeration, as in the tests above)."""
+    from pycombine.methods.hybrid_new.grid import columns, tree_name
+
+    card = _card(tmp_path, 11)
+    s = _session(card, lhc_mode="LHC-feldman-cousins", single_point="1", toys_h=3000, cls_acc=0.0, seed=2, parallel=1)
+    ev = PointEvaluator(s, s.main_dataset()[0], HybridNewOptions.from_opts(s.opts, False), 2, False)
+    with RootFileWriter(tmp_path / "fc.root") as out:
+        for r in range(1, 14):
+            test = ev.evaluate({"r": float(r)}, adaptive=False).test
+            out.tree(f"toys/{tree_name(test, 120.0)}", columns(test))
+        out.tree("limit", {"limit": np.zeros(1)})
+    p = _combine(tmp_path, "-M", "HybridNew", "--LHCmode", "LHC-feldman-cousins", card.name, "--readHybridResults",
+                 "--grid", "fc.root", "-C", "0.68")
+    line = p.stdout.splitlines()[-1].split()
+    lo, hi = float(line[0]), float(line[6])
+    assert abs(lo - 2.34) < 1.0 and abs(hi - 9.31) < 1.0, (lo, hi)
+    import uproot
+
+    with uproot.open(tmp_path / "higgsCombineTest.HybridNew.mH120.root") as f:
+        t = f["limit"].arrays(library="np")
+    assert list(t["limit"]) == pytest.approx([lo, hi], abs=1e-4)
+    assert list(t["quantileExpected"]) == pytest.approx([0.32, 0.32])

@@ -35,6 +35,7 @@ METHODS = {
     "MultiDimFit": "pycombine.methods.multidimfit",
     "GoodnessOfFit": "pycombine.methods.goodness_of_fit",
     "HybridNew": "pycombine.methods.hybrid_new",
+    "GenerateOnly": "pycombine.methods.generate_only",
 }
 
 

@@ -24,6 +24,7 @@ class ToyOutcome:
     counted: bool = False  # Combine's mklimit returned true: enters the summary
     limit: float = 0.0
     payload: Any = None  # FitDiagnostics: the FitDiagnosticsResult (for fitDiagnostics*.root)
+    toy_data: Any = None  # --saveToys: (counts, global observables or None) of the toy
 
 
 def limit_row(limit: float, err: float, quantile: float, i_toy: int, extra: dict | None = None) -> LimitRow:

@@ -76,6 +76,7 @@ class Session:
         self.analytic_bb = not self.runtime_define("MINIMIZER_no_analytic")
         self.toys = int(getattr(opts, "toys", 0) or 0)
         self._pool = None
+        self._asimov: Dataset | None = None  # the -t -1 dataset, made once
         self._apply_options()
 
     def map_tasks(self, func, tasks) -> list:
@@ -316,10 +317,30 @@ class Session:
                 raise OptionError("the datacard has no observation: use -t -1 (Asimov) or toys")
             return self.observed, 0
         if self.toys == -1:
-            if getattr(self.opts, "toys_frequentist", False):
-                return self.frequentist_asimov(), -1
-            return self.asimov(), -1
+            if self._asimov is None:
+                if getattr(self.opts, "toys_file", ""):
+                    self._asimov = self._read_asimov(self.opts.toys_file)
+                elif getattr(self.opts, "toys_frequentist", False):
+                    self._asimov = self.frequentist_asimov()
+                else:
+                    self._asimov = self.asimov()
+            return self._asimov, -1
         raise OptionError("toys (-t N with N > 0) are run by the toy driver")
+
+    def _read_asimov(self, path: str) -> Dataset:
+        """``-t -1 --toysFile``: the dataset ``toys/toy_asimov`` (with its global observables when saved)."""
+        from ..outputs.toys_file import ToysFile
+
+        f = ToysFile(path)
+        try:
+            counts = f.dataset("toy_asimov", self.model.B)
+            glob = self.model.glob0.copy()
+            if f.has("toy_asimov_snapshot"):
+                for k, v in f.snapshot("toy_asimov", list(self.model.names)).items():
+                    glob[self.index(k)] = v
+        finally:
+            f.close()
+        return Dataset(counts, glob, name="toy_asimov", is_asimov=True)
 
     def frequentist_asimov(self) -> Dataset:
         """--toysFrequentist: fit the data with the POIs fixed, generate from the post-fit values.
@@ -375,4 +396,19 @@ class Session:
         write_limit_file(path, tree, saved, getattr(self.opts, "workspace_name", "w") or "w")
 
     def limit_tree(self) -> LimitTree:
-        return LimitTree(self.opts.mass, self.opts.seed, keyword_values=tuple(getattr(self.opts, "keyword_value", ())))
+        """The run's ``limit`` tree; with ``-t -1 --saveToys`` it already holds Combine's row with
+        quantileExpected -2 and the Asimov dataset for the ``toys`` directory."""
+        tree = LimitTree(self.opts.mass, self.opts.seed, keyword_values=tuple(getattr(self.opts, "keyword_value", ())))
+        if getattr(self.opts, "save_toys", False) and self.toys == -1 and self._asimov is not None:
+            from ..outputs.toys_file import dataset_columns, snapshot_columns
+
+            m = self.model
+            starts = np.array([c.bin_start for c in m.channels])
+            tree.add(0.0, 0.0, -2.0, -1)
+            tree.toys["toy_asimov"] = dataset_columns(m.bin_channel, np.arange(m.B) - starts[m.bin_channel],
+                                                      self._asimov.counts)
+            glob = [i for i in range(m.P) if np.isfinite(m.glob0[i])]
+            if getattr(self.opts, "toys_frequentist", False) and glob:
+                tree.toys["toy_asimov_snapshot"] = snapshot_columns([m.names[i] for i in glob],
+                                                                    self._asimov.glob[glob])
+        return tree

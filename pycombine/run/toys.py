@@ -77,6 +77,8 @@ class ToyPlan:
     pois: list[str]
     glob: np.ndarray  # nominal global observables (P,)
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    toys_file: str = ""  # --toysFile: read the toys instead of generating them
+    save: bool = False  # --saveToys: keep each toy's dataset for the output file
 
     def clean_state(self):
         from ..fit.minimize import ParameterState
@@ -116,8 +118,7 @@ def prepare(session, n_toys: int | None = None, seed: int | None = None) -> ToyP
     if n <= 0:
         raise OptionError("toys: -t N needs N > 0")
     seed = int(opts.seed if seed is None else seed)
-    if getattr(opts, "toys_file", ""):
-        raise OptionError("--toysFile: reading toys from a ROOT file is not supported by pycombine")
+    toys_file = str(getattr(opts, "toys_file", "") or "")
     pick = int(getattr(opts, "pick_toy", 0) or 0)
     if pick and not 1 <= pick <= n:
         raise OptionError(f"set pickToy to values 1 to (N toys) cannot use pickToy={pick}")
@@ -133,7 +134,7 @@ def prepare(session, n_toys: int | None = None, seed: int | None = None) -> ToyP
             "auxiliary observables) enabled, but I found floating parameters (which are not POIs) and no "
             "constraint terms have been defined in the datacard. If this is fine, run again with --toysNoSystematics."
         )
-    if randomise and frequentist and not getattr(opts, "bypass_frequentist_fit", False):
+    if randomise and frequentist and not toys_file and not getattr(opts, "bypass_frequentist_fit", False):
         if session.observed is None:
             raise OptionError("Cannot use toysFrequentist without input dataset")
         # the fit of the data with the POIs fixed (Combine: CascadeMinimizer, strategy 1, constrained)
@@ -145,7 +146,8 @@ def prepare(session, n_toys: int | None = None, seed: int | None = None) -> ToyP
     return ToyPlan(
         method=str(opts.method), seed=seed, n_toys=n, indices=indices, randomise=randomise,
         frequentist=frequentist, values=st.values.copy(), lo=st.lo.copy(), hi=st.hi.copy(),
-        frozen=st.frozen.copy(), pois=list(session.pois), glob=model.glob0.copy(),
+        frozen=st.frozen.copy(), pois=list(session.pois), glob=model.glob0.copy(), toys_file=toys_file,
+        save=bool(getattr(opts, "save_toys", False)),
     )
 
 
@@ -158,6 +160,8 @@ def toy_dataset(session, plan: ToyPlan, i_toy: int):
     from ..fit.toys import make_toy, randomise_nuisances, toy_rng
 
     model = session.model
+    if plan.toys_file:
+        return _read_toy(session, plan, i_toy), plan.values.copy()
     floating = ~plan.frozen
     data = make_toy(model, plan.values, plan.glob, floating, plan.seed, i_toy,
                     frequentist=plan.frequentist, no_systematics=not plan.randomise)
@@ -166,6 +170,54 @@ def toy_dataset(session, plan: ToyPlan, i_toy: int):
         # the same first draws of the toy's stream as make_toy's
         generation = randomise_nuisances(model, plan.values, plan.glob, floating, toy_rng(plan.seed, i_toy))
     return data, generation.copy()
+
+
+#: open --toysFile files by path (one per process)
+_TOYS_FILES: dict[str, Any] = {}
+
+
+def _read_toy(session, plan: ToyPlan, i_toy: int):
+    """Toy ``i_toy`` of --toysFile: its counts and, where saved (frequentist toys), its global
+    observables (Combine reads ``toys/toy_<i>`` and ``toys/toy_<i>_snapshot``)."""
+    from ..model.likelihood import Dataset
+    from ..outputs.toys_file import ToysFile
+
+    f = _TOYS_FILES.get(plan.toys_file)
+    if f is None:
+        f = _TOYS_FILES[plan.toys_file] = ToysFile(plan.toys_file)
+    model = session.model
+    name = f"toy_{i_toy}"
+    counts = f.dataset(name, model.B)
+    glob = plan.glob.copy()
+    if plan.frequentist and f.has(f"{name}_snapshot"):
+        for k, v in f.snapshot(name, [n for n in model.names]).items():
+            glob[model.index[k]] = v
+    return Dataset(counts, glob, name=name)
+
+
+def toy_outputs(session, outcomes) -> tuple[list, dict]:
+    """``--saveToys``: Combine's row with quantileExpected -2 before each toy (holding the previous
+    toy's limit) and the toys' datasets for the ``toys`` directory (:mod:`pycombine.outputs.toys_file`)."""
+    from ..outputs.limit_tree import LimitRow
+    from ..outputs.toys_file import dataset_columns, snapshot_columns
+
+    model = session.model
+    starts = np.array([c.bin_start for c in model.channels])
+    local = np.arange(model.B) - starts[model.bin_channel]
+    glob_names = [n for i, n in enumerate(model.names) if np.isfinite(model.glob0[i])]
+    glob_idx = [model.index[n] for n in glob_names]
+    rows, trees, previous = [], {}, 0.0
+    for o in outcomes:
+        rows.append((o.i_toy, LimitRow(previous, 0.0, -2.0, o.i_toy)))
+        if o.counted:
+            previous = o.limit
+        if o.toy_data is None:
+            continue
+        counts, glob = o.toy_data
+        trees[f"toy_{o.i_toy}"] = dataset_columns(model.bin_channel, local, counts)
+        if glob is not None and glob_idx:
+            trees[f"toy_{o.i_toy}_snapshot"] = snapshot_columns([f"{n}" for n in glob_names], glob[glob_idx])
+    return rows, trees
 
 
 # ============================================================================ one toy
@@ -199,6 +251,8 @@ def run_one_toy(session, plan: ToyPlan, i_toy: int) -> ToyOutcome:
     finally:
         session.err = saved
     outcome.stdout, outcome.stderr = out.getvalue(), err.getvalue()
+    if plan.save:
+        outcome.toy_data = (data.counts.copy(), data.glob.copy() if plan.frequentist else None)
     return outcome
 
 
@@ -399,8 +453,6 @@ def summary_lines(limits: list[float], cl: float = 0.95) -> list[str]:
 def run(session) -> int:
     """``combine -M <Method> -t N``: run the toys, print in toy order, write the output files."""
     opts = session.opts
-    if getattr(opts, "save_toys", False):
-        session.err("Warning: --saveToys: toy datasets are not written by pycombine (RooDataSet needs ROOT)")
     if opts.method == "FitDiagnostics" and getattr(opts, "save_shapes", False) and session.toys > 1:
         session.err("Warning: --saveShapes with toys: shapes and normalisations are saved for the first toy only")
     toys = run_toys(session)
@@ -418,7 +470,15 @@ def run(session) -> int:
     out.flush()
     if opts.method == "FitDiagnostics":
         _write_fit_diagnostics(session, toys)
-    toys.limit_tree().write(session.output_filename())
+    tree = toys.limit_tree()
+    if toys.plan.save:
+        rows, trees = toy_outputs(session, toys.outcomes)
+        by_toy: dict[int, list] = {}
+        for r in tree.rows:
+            by_toy.setdefault(r.i_toy, []).append(r)
+        tree.rows = [x for i_toy, marker in rows for x in [marker] + by_toy.get(i_toy, [])]
+        tree.toys = trees
+    tree.write(session.output_filename())
     return 0
 
 

@@ -30,7 +30,7 @@ from ..base import ToyOutcome, limit_row
 from .engine import PointEvaluator, significance_from_pvalue
 from .options import HybridNewOptions, parse_point
 from .grid import columns, read_grid, tree_name
-from .search import find_limit, limit_from_points
+from .search import find_limit, interval_from_points, limit_from_points
 
 __all__ = ["HybridNewOptions", "check_options", "option_messages", "run", "run_toy"]
 
@@ -122,6 +122,8 @@ def hybrid_new(session, data, opt: HybridNewOptions | None = None, seed: int | N
         for test in grid:
             value, err = ev.value(test)
             pts.append((test.point[poi], value, err))
+        if opt.fc:
+            return _fc_interval(pts, target, poi, opt, out), ev
         search = limit_from_points(pts, target)
     else:
         search = find_limit(evaluate, lo, hi, target, _hint(session, data, opt), opt.r_abs_acc, opt.r_rel_acc,
@@ -138,6 +140,31 @@ def hybrid_new(session, data, opt: HybridNewOptions | None = None, seed: int | N
     cl_pct = cpp(float(np.float32(opt.cl)) * 100)
     out(f"Limit: {poi} < {cpp(search.limit)} +/- {cpp(search.error)} @ {cl_pct}% CL")
     return [(search.limit, search.error, quantile)], ev
+
+
+def _fc_interval(points, target: float, poi: str, opt: HybridNewOptions, out) -> list[tuple[float, float, float]]:
+    """Feldman-Cousins regions from a grid of Pmu values: the crossings, one tree row each
+    (quantileExpected = the target), as Combine commits them."""
+    crossings = interval_from_points(points, target)
+    if not crossings:
+        raise ModelError(f"HybridNew: Pmu does not cross {target:g} on the grid (values: " +
+                         ", ".join(f"{r:g}: {v:.4g}" for r, v, _e in sorted(points)) + ")")
+    out("")
+    out(" -- HybridNew -- ")
+    out(f"found {cpp(100 * float(np.float32(opt.cl)))} % confidence regions")
+    inside_first = sorted(points)[0][1] > target
+    bounds = ([(None, None)] if inside_first else []) + crossings
+    if len(bounds) % 2:
+        bounds.append((None, None))
+    for (lo, elo), (hi, ehi) in zip(bounds[::2], bounds[1::2]):
+        if lo is None:
+            out(f" {poi} < {cpp(hi)} (+/- {cpp(ehi)}) ")
+        elif hi is None:
+            out(f" {poi} > {cpp(lo)} (+/- {cpp(elo)}) ")
+        else:
+            out(f"  {cpp(lo)} (+/- {cpp(elo)}) < {poi} < {cpp(hi)} (+/- {cpp(ehi)}) ")
+    q = float(np.float32(target))
+    return [(r, e, q) for r, e in crossings]
 
 
 def _read_grid(session, ev: PointEvaluator, opt: HybridNewOptions):

@@ -151,3 +151,22 @@ def limit_from_points(points: list[tuple[float, float, float]], target: float) -
         res.limit, res.error = fit
         res.converged = True
     return res
+
+
+def interval_from_points(points: list[tuple[float, float, float]], target: float) -> list[tuple[float, float]]:
+    """Feldman-Cousins: where Pmu crosses ``target`` on a grid (the accepted region has Pmu > target).
+
+    Crossings are interpolated linearly in Pmu between neighbouring grid points; their errors
+    propagate the two points' toy errors. Returns [(r, error)] in increasing r; a region that
+    reaches the edge of the grid has only its inner crossing.
+    """
+    pts = sorted(points)
+    out = []
+    for (r0, v0, e0), (r1, v1, e1) in zip(pts, pts[1:]):
+        if (v0 - target) * (v1 - target) < 0:
+            t = (target - v0) / (v1 - v0)
+            r = r0 + t * (r1 - r0)
+            slope = (v1 - v0) / (r1 - r0)
+            err = math.hypot((1 - t) * e0, t * e1) / abs(slope)
+            out.append((r, err))
+    return out
