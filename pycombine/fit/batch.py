@@ -4,18 +4,20 @@ Toy-based methods fit the same model to thousands of pseudo-datasets; one
 :class:`~pycombine.fit.minimize.Fitter` per toy costs milliseconds of numpy overhead each. Here
 every step is taken for all datasets together (:class:`~pycombine.model.batch.BatchModel`):
 
-* the Jacobian of the expected events in the floating parameters by central differences (one
-  batched evaluation of ``2F`` shifted points), with the Barlow-Beeston-lite parameters held at
-  their profiled values, which gives the exact gradient of the profiled NLL (envelope theorem)
-  and its Gauss-Newton curvature; the constraint terms add their exact derivatives;
+* the Jacobian of the expected events in the floating parameters, exact for models without
+  template morphing or formulas (:meth:`~pycombine.model.batch.BatchModel.jacobian`), else by
+  forward differences (one batched evaluation of ``F`` shifted points); the Barlow-Beeston-lite
+  parameters are held at their profiled values, which gives the exact gradient of the profiled
+  NLL (envelope theorem) and its Gauss-Newton curvature; the constraint terms add their exact
+  derivatives;
 * a Levenberg-Marquardt step per dataset, projected on the parameter ranges (a parameter on its
   bound with the gradient pushing outwards leaves the step);
 * a line search on the exact NLL (the full step, then shorter ones where it fails, evaluated
   in one batch), so every accepted step lowers the NLL.
 
 A dataset has converged when the expected decrease 0.5 g^T H^-1 g (Minuit's EDM) is below
-``edm`` and the last step changed the NLL by less than that; the others are reported (the caller
-refits them one by one with the full minimiser).
+``edm``, or when no step lowers its NLL any more even with strong damping; the others are
+reported (the caller refits them one by one with the full minimiser).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.batch import BatchModel
+
 
 
 @dataclass
@@ -200,6 +203,8 @@ def _jacobian(bm: BatchModel, theta: np.ndarray, free: np.ndarray, lo, hi):
     gradient, which moves the minimum by ~1e-6 and its NLL by ~1e-12: far below what the test
     statistics need, at half the cost of central differences.
     """
+    if bm.has_analytic_jacobian:  # normalisation-only models: exact and one pass
+        return bm.jacobian(theta, free)
     n, P = theta.shape
     F = free.size
     x = theta[:, free]

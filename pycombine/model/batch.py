@@ -171,6 +171,115 @@ class BatchModel:
             sigma = np.sqrt(self.to_bin(err2))
         return mu, sigma
 
+    # ------------------------------------------------------------------ derivatives
+    @property
+    def has_analytic_jacobian(self) -> bool:
+        """Whether :meth:`jacobian` applies: no template morphing and no formulas (whose
+        derivatives the fitter takes by finite differences instead)."""
+        return self.m.M == 0 and not self.m.formulas
+
+    def jacobian(self, theta: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Expected events (N, B) and their exact derivatives (N, B, F) in the parameters ``free``
+        (BB-lite parameters held at their values in ``theta``), for models without morphing or
+        formulas (:attr:`has_analytic_jacobian`): the yields are then normalisations times fixed
+        templates, and d nu / d theta follows from d ln N_s / d theta."""
+        m = self.m
+        n = theta.shape[0]
+        F = free.size
+        col = np.full(m.P, -1)
+        col[free] = np.arange(F)
+        x_ext = theta
+        N = self.normalisation(theta, x_ext)  # (n, S)
+        dlnN = np.zeros((n, m.S, F))  # d ln N_s / d theta_free
+        s, k, logk = m.sym
+        use = col[k] >= 0
+        if use.any():
+            np.add.at(dlnN, (slice(None), s[use], col[k[use]]), logk[use])
+        s, k, lo, hi = m.asym
+        use = col[k] >= 0
+        if use.any():
+            _v, slope = asym_factor_log(theta[:, k[use]], lo[use], hi[use])
+            np.add.at(dlnN, (slice(None), s[use], col[k[use]]), slope)
+        dN = N[:, :, None] * dlnN  # (n, S, F)
+        if m.fac.shape[1]:
+            vals = m.fac_a0 + m.fac_a1 * theta[:, np.maximum(m.fac, 0)]  # (n, S, Fac)
+            fac_col = np.where(m.fac >= 0, col[np.maximum(m.fac, 0)], -1)
+            for j in range(m.fac.shape[1]):
+                sel = np.nonzero(fac_col[:, j] >= 0)[0]
+                if not sel.size:
+                    continue
+                others = np.prod(np.delete(vals[:, sel, :], j, axis=2), axis=2)  # (n, sel)
+                base = m.sample_norm[sel] * np.exp(self._exponent(theta)[:, sel])
+                dN[:, sel, fac_col[sel, j]] += base * others * m.fac_a1[sel, j]
+        t = np.broadcast_to(m.base, (n, m.E)).copy()
+        t[:, self.lin] = np.maximum(m.base[self.lin], FLOOR)
+        if m.any_log:
+            t[:, self.log] = np.exp(m.base[self.log])
+        nm = self.norm_mask
+        if nm.any():
+            sums = self.to_sample(np.where(nm, t, 0.0))
+            safe = np.where(sums != 0, sums, 1.0)
+            scale = np.where(sums != 0, m.sample_target / safe, 1.0)
+            t = np.where(nm, t * scale[:, m.entry_sample], t)
+        if self.any_amc_log:
+            t[:, self.amc_log] = np.maximum(t[:, self.amc_log], FLOOR)
+        dt = None  # (n, E, F) derivatives of the per-process BB-modified templates
+        e, par, n0 = m.pp_pois
+        eg, parg = m.pp_gauss
+        if e.size or eg.size:
+            dt = np.zeros((n, m.E, F))
+            tt = t.copy()
+            if e.size:
+                tt[:, e] = t[:, e] * theta[:, par] / n0
+                use = col[par] >= 0
+                dt[:, e[use], col[par[use]]] = t[:, e[use]] / n0[use]
+            if eg.size:
+                tt[:, eg] = t[:, eg] + theta[:, parg] * m.errors[eg]
+                use = col[parg] >= 0
+                dt[:, eg[use], col[parg[use]]] = m.errors[eg[use]]
+            t = tt
+        Ne = N[:, m.entry_sample]  # (n, E)
+        dNe = dN[:, m.entry_sample, :]  # (n, E, F)
+        dy = dNe * t[:, :, None]
+        if dt is not None:
+            dy += Ne[:, :, None] * dt
+        mu = self.to_bin(Ne * t)
+        J = np.stack([self.to_bin(dy[:, :, f]) for f in range(F)], axis=2) if F else np.zeros((n, m.B, 0))
+        nu = mu
+        if m.bb_bin.size:
+            jb = m.bb_bin
+            err2 = np.where(self.bb_entry, (Ne * m.errors) ** 2, 0.0)
+            sigma = np.sqrt(self.to_bin(err2))
+            x = theta[:, m.bb_par]
+            nu = mu.copy()
+            nu[:, jb] = mu[:, jb] + sigma[:, jb] * x
+            dsig2 = np.where(self.bb_entry[None, :, None], 2.0 * Ne[:, :, None] * m.errors[None, :, None] ** 2 * dNe, 0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                for f in range(F):
+                    ds = self.to_bin(dsig2[:, :, f])[:, jb] / np.where(sigma[:, jb] > 0, 2.0 * sigma[:, jb], np.inf)
+                    J[:, jb, f] += ds * x
+            bb_col = col[m.bb_par]
+            use = bb_col >= 0
+            if use.any():
+                J[:, jb[use], bb_col[use]] += sigma[:, jb[use]]
+        if m.bin_amc.any():
+            low = m.bin_amc & (nu < FLOOR)
+            nu = np.where(m.bin_amc, np.maximum(nu, FLOOR), nu)
+            J = np.where(low[:, :, None], 0.0, J)
+        return nu, J
+
+    def _exponent(self, theta: np.ndarray) -> np.ndarray:
+        m = self.m
+        A = np.zeros((theta.shape[0], m.S))
+        _s, k, logk = m.sym
+        if self.sym_sum is not None:
+            A += self.sym_sum(theta[:, k] * logk)
+        _s, k, lo, hi = m.asym
+        if self.asym_sum is not None:
+            val, _ = asym_factor_log(theta[:, k], lo, hi)
+            A += self.asym_sum(val)
+        return A
+
     def masked_bins(self, theta: np.ndarray) -> np.ndarray:
         """(N, B): bins of channels masked by their mask parameter."""
         m = self.m

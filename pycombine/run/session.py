@@ -24,6 +24,7 @@ from ..model.spec import ModelSpec
 from ..outputs.limit_tree import LimitTree, output_filename
 from .loading import load
 from .options import RunOptions, runtime_define
+from .validate_options import check_r_range
 
 
 def _fmt(x: float) -> str:
@@ -85,11 +86,17 @@ class Session:
         so a method may hand out many small rounds; ``func`` must be a module-level function whose
         tasks are picklable, and what it needs beyond the task must exist before the first call."""
         if self._pool is None:
-            from .parallel import WorkerPool, available_cores
+            from .parallel import WorkerPool
 
-            n = int(getattr(self.opts, "parallel", 0) or 0)
-            self._pool = WorkerPool(n if n > 0 else available_cores())
+            self._pool = WorkerPool(self.workers())
         return self._pool.map(func, tasks)
+
+    def workers(self) -> int:
+        """How many processes :meth:`map_tasks` uses."""
+        from .parallel import available_cores
+
+        n = int(getattr(self.opts, "parallel", 0) or 0)
+        return n if n > 0 else available_cores()
 
     def close(self) -> None:
         """Stop the worker processes of :meth:`map_tasks`, if any."""
@@ -125,6 +132,8 @@ class Session:
         if r_max is not None:
             st.hi[ir] = r_max
         if r_min is not None or r_max is not None:
+            check_r_range(float(st.lo[ir]), float(st.hi[ir]), "--rMin/--rMax" if r_min is not None and r_max is not None
+                          else ("--rMin" if r_min is not None else "--rMax"))
             st.values[ir] = 0.5 * (st.lo[ir] + st.hi[ir])
         # --snapshotName: the snapshot's values and constant flags (set by run/loading from a workspace)
         snapshot = getattr(o, "loaded_snapshot", None)

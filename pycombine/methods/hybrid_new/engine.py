@@ -92,18 +92,24 @@ class PointEvaluator:
         return t, int(0.25 * t)
 
     def _run_toys(self, test: HypoTest, spec: "_PointSpec", n_sb: int, n_b: int, round_: int) -> None:
-        """Draw and evaluate toys in fixed-size chunks (each with its own random stream, so the
-        result does not depend on how many processes share the work)."""
-        tasks = []
+        """Draw and evaluate toys. Each chunk of CHUNK toys has its own random stream, so the toys do
+        not depend on how the work is shared; each worker process fits its share of the chunks in
+        one batch (a batch's fits are independent of each other, so the results do not either)."""
+        chunks = []
         for which, n in (("sb", n_sb), ("b", n_b)):
             for start in range(0, n, CHUNK):
                 key = (self.seed & 0xFFFFFFFF, self.n_points, round_, HYPOTHESIS_STREAM[which], start)
-                tasks.append(_ToyTask(self.token, spec, which, min(CHUNK, n - start), key))
-        results = self.session.map_tasks(_evaluate_toys, tasks)
+                chunks.append((which, min(CHUNK, n - start), key))
+        workers = max(1, min(self.session.workers(), len(chunks)))
+        shares = [chunks[i::workers] for i in range(workers)]
+        results = self.session.map_tasks(_evaluate_toys, [_ToyTask(self.token, spec, share) for share in shares])
         parts = {"sb": [], "b": []}
-        for task, q in zip(tasks, results):
-            parts[task.which].append(q)
-        test.append(*(np.concatenate(parts[w]) if parts[w] else np.zeros(0) for w in ("sb", "b")))
+        for share, qs in zip(shares, results):
+            for (which, _n, _key), q in zip(share, qs):
+                parts[which].append((_key, q))
+        merged = [np.concatenate([q for _k, q in sorted(parts[w], key=lambda x: x[0])]) if parts[w] else np.zeros(0)
+                  for w in ("sb", "b")]
+        test.append(*merged)
         self.toys_run += n_sb + n_b
 
     def data_statistic(self, point: dict[str, float], significance: bool = False) -> tuple[float, "_PointSpec"]:
@@ -191,15 +197,23 @@ class _PointSpec:
 class _ToyTask:
     token: str
     spec: _PointSpec
-    which: str  # "sb" or "b"
-    n: int
-    key: tuple
+    chunks: list  # [(which "sb"/"b", number of toys, random-stream key)]
 
 
-def _evaluate_toys(task: _ToyTask) -> np.ndarray:
-    """Draw ``task.n`` toys of one hypothesis and return their test statistics."""
+def _evaluate_toys(task: _ToyTask) -> list[np.ndarray]:
+    """Draw the task's chunks of toys and return the test statistics of each chunk."""
     ev = _SHARED[task.token]
-    values = task.spec.sb if task.which == "sb" else task.spec.b
-    gen = ToyGenerator(ev.session, ev.bm, ev.opt, values, ev.with_systematics)
-    counts, glob = gen.draw(np.random.default_rng(list(task.key)), task.n)
-    return task.spec.statistic(ev).evaluate(counts, glob)
+    gens = {}
+    counts, globs, sizes = [], [], []
+    for which, n, key in task.chunks:
+        if which not in gens:
+            values = task.spec.sb if which == "sb" else task.spec.b
+            gens[which] = ToyGenerator(ev.session, ev.bm, ev.opt, values, ev.with_systematics)
+        c, g = gens[which].draw(np.random.default_rng(list(key)), n)
+        counts.append(c)
+        globs.append(g)
+        sizes.append(n)
+    if not sizes:
+        return []
+    q = task.spec.statistic(ev).evaluate(np.concatenate(counts), np.concatenate(globs))
+    return np.split(q, np.cumsum(sizes)[:-1])
