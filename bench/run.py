@@ -15,6 +15,8 @@ process tree (``wait4``'s ``ru_maxrss``, the largest over the runs). Suites:
   16 commands in one bash loop);
 * ``toys``: 200 FitDiagnostics toys of our dijet example with ``--parallel 1`` and ``--parallel 2``
   (the speed-up of the process pool);
+* ``hybrid``: HybridNew's observed limit on the tutorial's realistic counting card (default and
+  Combine's precision) beside Combine's recorded time, and the full expected band;
 * ``synthetic``: FitDiagnostics and AsymptoticLimits on combinations made by
   ``bench/generate.py`` with 1k, 10k and 50k bins and 100, 500 and 2000 nuisances (autoMCStats on).
 
@@ -224,6 +226,31 @@ def bench_toys(env: dict, runs: int, work: Path) -> list[Timing]:
     return out
 
 
+def bench_hybrid(env: dict, runs: int, work: Path) -> list[Timing]:
+    """HybridNew on the tutorial's realistic counting card (the reference case toys_hybrid_lhc_limit,
+    134 s with Combine): the observed limit at the default accuracy and at Combine's precision, and
+    the full expected band (five --expectedFromGrid quantiles)."""
+    cases = {c["id"]: c for c in json.loads((REFERENCE / "cases.json").read_text())["cases"]}
+    case = cases.get("toys_hybrid_lhc_limit")
+    if case is None:
+        return []
+    folder = work / "hybrid"
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(REFERENCE / "cards" / case["folder"], folder)
+    base = "combine -M HybridNew --LHCmode LHC-limits realistic-counting-experiment.txt -s 1"
+    band = "; ".join(f"{base} --expectedFromGrid {q} -n q{q}" for q in (0.025, 0.16, 0.5, 0.84, 0.975))
+    out = [
+        measure(Timing("hybrid", "observed limit (default accuracy)", base, combine_s=case.get("combine_wall_s")),
+                folder, env, runs),
+        measure(Timing("hybrid", "observed limit, limitErr < 0.022 as Combine's",
+                       base + " --rAbsAcc 0.02 --rRelAcc 0.01", combine_s=case.get("combine_wall_s")),
+                folder, env, runs),
+        measure(Timing("hybrid", "expected band (5 quantiles)", band, target_s=60.0), folder, env, runs),
+    ]
+    return out
+
+
 def bench_synthetic(env: dict, runs: int, work: Path, sizes: list[str]) -> list[Timing]:
     out = []
     for size in sizes:
@@ -288,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=None, help="timed runs per command (default 5; --quick: 3)")
     ap.add_argument("--quick", action="store_true", help="3 runs, synthetic models 1k and 10k only")
-    ap.add_argument("--only", action="append", choices=["startup", "cases", "lumi", "toys", "synthetic"],
+    ap.add_argument("--only", action="append", choices=["startup", "cases", "lumi", "toys", "hybrid", "synthetic"],
                     help="run only these suites (repeatable)")
     ap.add_argument("--case", action="append", help="only these reference cases (repeatable)")
     ap.add_argument("--sizes", default=None, help="synthetic models, comma separated (default 1k,10k,50k)")
@@ -301,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in sizes if s not in SYNTHETIC]
     if unknown:
         ap.error(f"unknown synthetic size(s) {unknown}; known: {', '.join(SYNTHETIC)}")
-    suites = set(a.only or ["startup", "cases", "lumi", "toys", "synthetic"])
+    suites = set(a.only or ["startup", "cases", "lumi", "toys", "hybrid", "synthetic"])
 
     # the console scripts next to this interpreter come first, like in an activated venv
     env = dict(os.environ)
@@ -326,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
             timings += bench_lumi(env, runs, work)
         if "toys" in suites:
             timings += bench_toys(env, runs, work)
+        if "hybrid" in suites:
+            timings += bench_hybrid(env, runs, work)
         if "synthetic" in suites:
             timings += bench_synthetic(env, runs, a.out, sizes)
 

@@ -199,7 +199,18 @@ def _test_statistic(ev: PointEvaluator, point: dict[str, float], significance: b
     return 2.0 * float(stat.evaluate(ev.data.counts[None], ev.data.glob[None])[0])
 
 
+def _notes(session) -> None:
+    o = session.opts
+    if getattr(o, "plot", ""):
+        session.err(f"Note: HybridNew --plot {o.plot}: not supported by pycombine, no plot written")
+    if (getattr(o, "adaptive_toys", -1.0) or -1.0) > 0:
+        session.err("Note: HybridNew --adaptiveToys is not supported by pycombine: every point gets -T toys")
+    if int(getattr(o, "fork", 0) or 0) > 1:
+        session.err("Note: HybridNew --fork has no effect in pycombine: toys run on --parallel workers")
+
+
 def run(session) -> int:
+    _notes(session)
     data, i_toy = session.main_dataset()
     rows, ev = hybrid_new(session, data)
     for w in ev.warnings:
