@@ -4,6 +4,7 @@
     pycombine impacts card.txt -m 125 ...      nuisance impacts (combineTool.py -M Impacts)
     pycombine regress manifest.toml ...        regression checks for CI
     pycombine gof-pvalue data.root toys*.root  p-value of a goodness-of-fit result
+    pycombine plot KIND ...                    plots: impacts, scan1d, limits, gof, scan2d, postfit, pulls
 """
 
 from __future__ import annotations
@@ -143,18 +144,30 @@ def _impacts(**kw) -> None:
 cli.add_command(_impacts_command())
 
 
-def main() -> None:
-    from ..errors import PyCombineError
+# ---------------------------------------------------------------------------------------- plot
+@cli.command("plot", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                       "help_option_names": []})
+@click.argument("kind", required=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def plot(ctx: click.Context, kind: str | None, args: tuple[str, ...]) -> None:
+    """Draw a plot: KIND is impacts (plotImpacts.py), scan1d (plot1DScan.py), limits (plotLimits.py),
+    gof (plotGof.py), scan2d (2D contours), postfit or pulls (from fitDiagnostics); `pycombine plot
+    KIND --help` lists its options."""
+    from .plot_scripts import KINDS, run_plot
 
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.ClickException as e:
-        click.echo(f"Error: {e.format_message()}", err=True)
-        sys.exit(1)
-    except click.exceptions.Abort:
-        sys.exit(1)
-    except PyCombineError as e:
-        click.echo(f"Error: {e}", err=True)
-        sys.exit(1)
+    if kind is None or kind in ("-h", "--help"):
+        click.echo(ctx.get_help())
+        return
+    if kind not in KINDS:
+        raise click.UsageError(f"unknown plot {kind!r} (choose from {', '.join(KINDS)})")
+    run_plot(kind, list(args))
+
+
+def main() -> None:
+    from .errors import run_guarded
+
+    argv = sys.argv[1:]
+    args = [a for a in argv if a != "--debug"]  # --debug (tracebacks) works for every sub-command
+    run_guarded(lambda: cli.main(args=args, prog_name="pycombine", standalone_mode=False), argv,
+                usage_hint="Use pycombine --help (or pycombine COMMAND --help) for the commands and their options")
