@@ -8,15 +8,17 @@ names, types and layout as Combine's:
     ``numbadnll/I``, ``nll_min/D`` (``tree_fit_sb`` adds ``nll_nll0/D``), then one ``/D`` branch
     per global observable (``<nuisance>_In``) and per nuisance parameter (model order, frozen ones
     excluded); values Combine does not fill are -999. ``tree_prefit`` has only the global
-    observable and nuisance branches; a model without nuisances has no ``tree_prefit`` (a TTree
-    without branches cannot be written by uproot; Combine writes an empty one).
+    observable and nuisance branches; for a model without nuisances it is a tree with one entry
+    per dataset and no branches, as Combine's.
 ``shapes_prefit/``, ``shapes_fit_b/``, ``shapes_fit_s/`` (``--saveShapes``), one directory per channel
     one TH1F per process (title ``<process> in <channel>``), ``total``, ``total_signal``,
     ``total_background`` (TH1F), ``total_covar`` (TH2F, bin-by-bin covariance of ``total``, zeros
     without ``--saveWithUncertainties``) and ``data`` (TGraphAsymmErrors with Garwood errors, titled
     after the channel's first process in coefficient-name order). Histograms have M unit-width
     bins on [0, M], M = the largest template bin count of the card (1 for counting channels); bin
-    contents are expected events. With ``--saveOverallShapes`` the directories also hold
+    contents are expected events; axis titles as RooFit's ``createHistogram`` gives Combine's:
+    x ``CMS_th1x`` (the observable), y ``Events / ( 1 )``; ``total_covar``'s z axis
+    ``covar (Events / ( 1 ))``. With ``--saveOverallShapes`` the directories also hold
     ``total_overall``, ``total_signal``, ``total_background`` (TH1D), ``total_data``
     (TGraphAsymmErrors) and ``total_bin_width`` with bins labelled ``<channel>_<i>``, and with
     uncertainties ``overall_total_covar`` (E[Δ_i Δ_j] about the central values) and the moments of
@@ -24,25 +26,41 @@ names, types and layout as Combine's:
     For a pure counting card (no ``shapes`` line) Combine's model has no per-process coefficients
     and its ``norm_*``/``shapes_*`` stay empty; pycombine writes one-bin histograms.
 
-Objects that are RooFit classes in Combine are written in a ROOT-free form:
+``fit_s``, ``fit_b`` (RooFitResult, as Combine writes them; :mod:`.root.roofit`)
+    ``floatParsFinal()``: the floating parameters (sorted by name, as RooFit lists them, BB-lite
+    parameters included) with the post-fit value, Hesse error and range (lnN/shape/BB-lite
+    nuisances unbounded, attribute ``optimizeBounds``: Combine removes their ranges while it
+    fits); asymmetric errors from Minos where it ran (``--minos all``; the POI of ``fit_s`` with
+    Combine's ``err68`` range), else RooMinimizer's (+error, +error); ``floatParsInit()`` the values
+    the fit started from; ``constPars()`` the parameters fixed in the fit and the global
+    observables; ``covarianceMatrix()``/``correlation(a, b)``/``correlationHist()``, global
+    correlations; ``status()``, ``covQual()`` (3 = accurate), ``minNll()`` (pycombine's NLL, meaningful
+    in differences only), ``edm()``, status history ``MINIMIZE``/``HESSE``. Written for a fit that
+    converged; above :data:`MAX_ROOFIT_MATRIX` floating parameters without the matrices (they would
+    exceed ROOT's 1 GB per object; ``<fit>_covariance`` keeps the covariance). Combine v10.6 writes no ``nuisances_prefit_res`` (its nuisance-only fit saves no
+    result), neither does pycombine.
+``nuisances_prefit`` (RooArgSet of RooRealVar, snapshot of the nuisances)
+    pre-fit value (the constraint's centre) and error (constraint width; RooFit's "no error" -1 for
+    unconstrained parameters), unbounded as above.
+``norm_prefit``, ``norm_fit_b``, ``norm_fit_s`` (RooArgSet of constant RooRealVar, named so)
+    one variable per yield, named like Combine's: ``<channel>/<process>`` in coefficient-name
+    order, then ``<channel>/total``, ``<channel>/total_signal``, ``<channel>/total_background`` per
+    channel; value = yield, error = its uncertainty (0 without ``--saveWithUncertainties``).
+``ProcessID0`` (TProcessID)
+    what ROOT writes beside RooFit objects (their ``TRefArray`` members refer to it).
 
-``norm_prefit``, ``norm_fit_b``, ``norm_fit_s`` (Combine: RooArgSet of RooRealVar)
-    TH1D with one bin per yield, labelled like Combine's variables: ``<channel>/<process>`` in
-    coefficient-name order, then ``<channel>/total``, ``<channel>/total_signal``,
-    ``<channel>/total_background`` per channel; bin content = yield, bin error = its uncertainty
-    (0 without ``--saveWithUncertainties``). Read with ``h.axis().labels()`` and ``h.values()``.
-``fit_s``, ``fit_b``, ``nuisances_prefit_res`` (Combine: RooFitResult)
-    ``<fit>``: TH1D with one bin per floating parameter (Minuit order, BB-lite parameters
-    included), labelled with the parameter name; content = fitted value, error = Hesse error.
-    ``<fit>_errLo``/``<fit>_errHi``: TH1D, same bins, the asymmetric (Minos) errors, negative
-    low / positive high: the POI's interval in ``fit_s``, every parameter's with ``--minos all``,
-    otherwise -/+ the Hesse error. ``<fit>_status``: TTree with one entry, ``status/I``,
-    ``covQual/I`` (3 = accurate), ``minNll/D`` (pycombine's NLL, meaningful in differences only),
-    ``edm/D``. ``<fit>_covariance`` (fits only):
-    TH2D covariance matrix, both axes labelled (bin (i, j) = cov(p_i, p_j)).
-``nuisances_prefit`` (Combine: RooArgSet snapshot)
-    TH1D, one bin per nuisance (labelled), content = pre-fit value, error = constraint width.
-``covariance_fit_s``, ``covariance_fit_b`` (``--plots``)
+Histogram views of the same numbers for ROOT-free readers (uproot), not in Combine's files:
+
+``<fit>_values`` (TH1D; ``fit_s_values``, ``fit_b_values``)
+    one bin per floating parameter (``floatParsFinal()`` order), labelled with its name; content =
+    fitted value, error = Hesse error. ``<fit>_errLo``/``<fit>_errHi``: TH1D, same bins, the
+    asymmetric errors, negative low / positive high (the POI's interval in ``fit_s``, Minos errors
+    with ``--minos all``, otherwise -/+ the Hesse error). ``<fit>_covariance``: TH2D covariance
+    matrix, both axes labelled (bin (i, j) = cov(p_i, p_j)). ``<fit>_status``: TTree with one
+    entry, ``status/I``, ``covQual/I``, ``minNll/D``, ``edm/D``.
+``nuisances_prefit_values``, ``norm_<stage>_values`` (TH1D)
+    one labelled bin per variable of the RooArgSet, content = value, error = error.
+``covariance_fit_s``, ``covariance_fit_b`` (``--plots``; Combine writes these too)
     TH2D holding the *correlation* matrix, as Combine's ``RooFitResult::correlationHist``: x bin i
     and y bin n-i carry parameter i's label. (The RooPlots and PNG files of ``--plots`` are not
     produced.)
@@ -50,11 +68,19 @@ Objects that are RooFit classes in Combine are written in a ROOT-free form:
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
+from .root import roofit
 from .root.file import RootFileWriter
 
 STAGES = ("prefit", "fit_b", "fit_s")
+#: most floating parameters whose correlation and covariance matrices (two upper triangles of
+#: doubles) fit in one ROOT object record (1 GB)
+MAX_ROOFIT_MATRIX = 8000
+#: axis titles of the shape histograms: RooFit's createHistogram on Combine's observable (unit bins)
+AXIS_TITLES = {"xtitle": "CMS_th1x", "ytitle": "Events / ( 1 )"}
 
 
 def coefficient_name(model_spec, channel: str, process: str) -> str:
@@ -144,10 +170,114 @@ def _tree_columns(session, results, which: str) -> dict[str, np.ndarray]:
     return out
 
 
-def _write_fit_result(out: RootFileWriter, name: str, names: list[str], values, errors, err_lo, err_hi,
-                      status: int, cov_quality: int, min_nll: float, edm: float) -> None:
-    """A RooFitResult as labelled histograms plus a one-entry status tree (see module docstring)."""
-    out.th1(name, np.asarray(values, float), np.asarray(errors, float), title=name, classname="TH1D", labels=names)
+def _ranges(session) -> tuple[np.ndarray, np.ndarray]:
+    """Ranges while FitDiagnostics runs: ``optimizeBounds`` parameters (lnN/shape/BB-lite) have
+    none (Combine's FitterAlgoBase::optimizeBounds), the others keep the session's."""
+    ob = session.model.optimize_bounds
+    state = session.state
+    return np.where(ob, -np.inf, state.lo), np.where(ob, np.inf, state.hi)
+
+
+def _variable(session, i: int, value: float, error: float, asym: tuple[float, float] | None = None,
+              constant: bool = False, ranges: dict | None = None) -> roofit.RealVar:
+    """Parameter ``i`` as the RooRealVar of a snapshot (Combine's fit results and nuisance set)."""
+    m = session.model
+    lo, hi = _ranges(session)
+    attributes = ["SnapShot_ExtRefClone"]
+    if m.optimize_bounds[i]:
+        attributes.append("optimizeBounds")
+    lo_err, hi_err = asym if asym is not None else (1.0, -1.0)  # RooFit's "no asymmetric error"
+    return roofit.RealVar(m.names[i], float(value), error=float(error), asym_lo=float(lo_err), asym_hi=float(hi_err),
+                          lo=float(lo[i]), hi=float(hi[i]), constant=constant, attributes=attributes,
+                          ranges=ranges or {})
+
+
+def _initial_error(result, i: int) -> float:
+    w = result.prefit_errors[i] if result.prefit_errors is not None else 0.0
+    return float(w) if w > 0 else -1.0
+
+
+def _global_observables(session, dataset) -> list[roofit.RealVar]:
+    """The global observables ``<nuisance>_In`` (constant parameters of Combine's NLL)."""
+    m = session.model
+    out = []
+    for p in session.spec.parameters.values():
+        if not p.global_obs or p.name not in m.index:
+            continue
+        glob = float(dataset.glob[m.index[p.name]])
+        lo, hi = p.global_obs_range if p.global_obs_range is not None else (-np.inf, np.inf)
+        out.append(roofit.RealVar(p.global_obs, glob if np.isfinite(glob) else float(p.glob), lo=float(lo),
+                                  hi=float(hi), constant=True, attributes=["SnapShot_ExtRefClone"]))
+    return out
+
+
+def _fit_order(session, fit) -> np.ndarray:
+    """Positions in ``fit.floating`` sorted by parameter name (RooFit's parameter lists are)."""
+    names = session.model.names
+    fl = np.asarray(fit.floating, dtype=int)
+    return np.array(sorted(range(fl.size), key=lambda k: names[fl[k]].encode()), dtype=int)
+
+
+def _asymmetric(result, fit, name: str) -> tuple[np.ndarray, np.ndarray, dict[int, dict]]:
+    """(lo, hi, named ranges) of every parameter as RooFit holds them after the fit.
+
+    Minos errors where they were computed (negative low, positive high); otherwise RooMinimizer's
+    (+error, +error); the POI of ``fit_s`` after Combine's interval search: its errors and the
+    ``err68`` range.
+    """
+    lo = np.array(fit.errors, dtype=float)
+    hi = np.array(fit.errors, dtype=float)
+    if fit.err_lo is not None and fit.err_hi is not None:
+        done = np.isfinite(fit.err_lo) & np.isfinite(fit.err_hi)
+        lo[done] = fit.err_lo[done]
+        hi[done] = fit.err_hi[done]
+    ranges: dict[int, dict] = {}
+    ir = result.poi_index
+    if name == "fit_s" and result.poi_interval is not None:
+        lo_err, hi_err = result.poi_interval
+        r = float(fit.values[ir])
+        lo[ir], hi[ir] = -lo_err, hi_err
+        ranges[ir] = {"err68": (r - lo_err, r + hi_err)}
+    return lo, hi, ranges
+
+
+def _fit_result(session, result, fit, name: str) -> roofit.FitResult:
+    """The RooFitResult ``fit_s``/``fit_b`` of ``fit`` (see the module docstring)."""
+    m = session.model
+    fl = np.asarray(fit.floating, dtype=int)
+    order = _fit_order(session, fit)
+    lo, hi, ranges = _asymmetric(result, fit, name)
+    start = fit.start if fit.start is not None else result.prefit_values
+    final, initial = [], []
+    for k in order:
+        i = int(fl[k])
+        final.append(_variable(session, i, fit.values[i], fit.errors[i], (lo[i], hi[i]), ranges=ranges.get(i)))
+        initial.append(_variable(session, i, start[i], _initial_error(result, i)))
+    floating = set(fl.tolist())
+    # fixed in this fit: frozen parameters and the POI of the b-only fit (BB-lite parameters
+    # profiled in closed form are not constants of the fit)
+    constant = [_variable(session, i, fit.values[i], _initial_error(result, i), constant=True)
+                for i in range(m.P) if i not in floating and (session.state.frozen[i] or not m.analytic[i])]
+    constant += _global_observables(session, result.dataset)
+    constant.sort(key=lambda v: v.name.encode())
+    cov = np.asarray(fit.covariance, dtype=float)[np.ix_(order, order)] if fl.size else None
+    if fl.size > MAX_ROOFIT_MATRIX:
+        sys.stderr.write(f"Warning: {name}: the covariance matrix of {fl.size} parameters exceeds ROOT's 1 GB "
+                         f"limit for one object; the RooFitResult is written without it ({name}_covariance has it)\n")
+        cov = None
+    history = [("MINIMIZE", int(fit.status))]
+    if fl.size:
+        history.append(("HESSE", 0 if fit.cov_quality == 3 else int(fit.cov_quality)))
+    return roofit.FitResult(name=name, title=name, status=int(fit.status), cov_quality=int(fit.cov_quality),
+                            min_nll=float(fit.nll), edm=float(fit.edm), constant=constant, initial=initial,
+                            final=final, covariance=cov, history=history)
+
+
+def _write_fit_views(out: RootFileWriter, name: str, names: list[str], values, errors, err_lo, err_hi,
+                     status: int, cov_quality: int, min_nll: float, edm: float) -> None:
+    """The histogram views of a fit result (see the module docstring)."""
+    out.th1(f"{name}_values", np.asarray(values, float), np.asarray(errors, float), title=f"{name} values",
+            classname="TH1D", labels=names)
     out.th1(f"{name}_errLo", np.asarray(err_lo, float), title=f"{name} lower errors", classname="TH1D", labels=names)
     out.th1(f"{name}_errHi", np.asarray(err_hi, float), title=f"{name} upper errors", classname="TH1D", labels=names)
     out.tree(f"{name}_status", {
@@ -160,9 +290,12 @@ def _write_fit_result(out: RootFileWriter, name: str, names: list[str], values, 
 
 def _write_fit(out: RootFileWriter, session, result, fit, name: str, plots: bool) -> None:
     m = session.model
+    out.roofit(name, _fit_result(session, result, fit, name))
     fl = np.asarray(fit.floating, dtype=int)
     if fl.size == 0:
         return
+    order = _fit_order(session, fit)
+    fl = fl[order]
     names = [m.names[i] for i in fl]
     err = fit.errors[fl]
     lo = fit.err_lo[fl] if fit.err_lo is not None else -err
@@ -172,34 +305,63 @@ def _write_fit(out: RootFileWriter, session, result, fit, name: str, plots: bool
     if name == "fit_s" and result.poi_index in fl:
         k = int(np.nonzero(fl == result.poi_index)[0][0])
         lo[k], hi[k] = -result.lo_err, result.hi_err
-    _write_fit_result(out, name, names, fit.values[fl], err, lo, hi, fit.status, fit.cov_quality, fit.nll, fit.edm)
-    cov = fit.covariance  # rows/columns in the order of ``fit.floating``
+    _write_fit_views(out, name, names, fit.values[fl], err, lo, hi, fit.status, fit.cov_quality, fit.nll, fit.edm)
+    cov = np.asarray(fit.covariance, dtype=float)[np.ix_(order, order)]
     out.th2(f"{name}_covariance", cov, title=f"Covariance matrix of the {name} parameters", classname="TH2D",
             xlabels=names, ylabels=names)
     if plots:
-        corr = fit.correlation()
+        corr = roofit.correlation_matrix(cov)
         n = fl.size
         # RooFitResult::correlationHist: x bin i <-> parameter i, y bin n-i <-> parameter i
         out.th2(f"covariance_{name}", corr[:, ::-1], title="Correlation matrix of fit parameters",
                 classname="TH2D", xlabels=names, ylabels=names[::-1], entries=float(n * n))
 
 
-def _norm_hist(out: RootFileWriter, session, y, path: str) -> None:
+def _norm_entries(session, y) -> list[tuple[str, float, float]]:
+    """(name, yield, error) of every variable of ``norm_<stage>`` in Combine's order."""
     m = session.model
-    labels, vals, errs = [], [], []
+    out = []
     for _, s in _ordered_samples(session):
         ch = m.channels[m.sample_channel[s]].name
-        labels.append(f"{ch}/{m.sample_process[s]}")
-        vals.append(y.norm[s])
-        errs.append(y.norm_err[s])
+        out.append((f"{ch}/{m.sample_process[s]}", float(y.norm[s]), float(y.norm_err[s])))
     for ci in sorted(range(len(m.channels)), key=lambda i: m.channels[i].name):
         ch = m.channels[ci].name
         for k, suffix in enumerate(("total", "total_signal", "total_background")):
-            labels.append(f"{ch}/{suffix}")
-            vals.append(y.channel_norms[ci, k])
-            errs.append(y.channel_norms_err[ci, k])
-    if labels:
-        out.th1(path, np.array(vals), np.array(errs), title=path, classname="TH1D", labels=labels)
+            out.append((f"{ch}/{suffix}", float(y.channel_norms[ci, k]), float(y.channel_norms_err[ci, k])))
+    return out
+
+
+def _write_norms(out: RootFileWriter, session, y, name: str) -> None:
+    entries = _norm_entries(session, y)
+    if not entries:
+        return
+    # Combine: RooRealVar(name, "", value) (constant, unbounded) with setError, in a RooArgSet so named
+    variables = [roofit.RealVar(n, v, error=e, title="", constant=True) for n, v, e in entries]
+    out.roofit(name, roofit.ArgSet(variables, name=name))
+    out.th1(f"{name}_values", np.array([e[1] for e in entries]), np.array([e[2] for e in entries]),
+            title=f"{name} values", classname="TH1D", labels=[e[0] for e in entries])
+
+
+def _write_nuisances_prefit(out: RootFileWriter, session, first, options) -> None:
+    """``nuisances_prefit``: Combine's snapshot of the nuisances after its nuisance-only fit."""
+    m = session.model
+    nuis = first.nuisance_names
+    idx = [m.index[n] for n in nuis]
+    centre = np.array([first.dataset.glob[i] if np.isfinite(first.dataset.glob[i]) else first.prefit_values[i]
+                       for i in idx])
+    widths = first.prefit_errors[idx] if first.prefit_errors is not None else np.zeros(len(idx))
+    variables = []
+    for n, i, c, w in zip(nuis, idx, centre, widths):
+        asym = None
+        if w > 0:
+            asym = (float(w), float(w))  # Hesse only: RooMinimizer's (+error, +error)
+            if options.minos == "all":
+                p = session.spec.parameters.get(n)
+                asym = (-p.sigma_lo, p.sigma_hi) if p is not None and p.constraint == "bifur" else (-float(w), float(w))
+        variables.append(_variable(session, i, c, w if w > 0 else -1.0, asym))
+    out.roofit("nuisances_prefit", roofit.ArgSet(variables))
+    out.th1("nuisances_prefit_values", centre, widths, title="nuisances_prefit values", classname="TH1D",
+            labels=nuis)
 
 
 def _write_shapes(out: RootFileWriter, session, result, y, stage: str, overall: bool) -> None:
@@ -231,21 +393,22 @@ def _write_shapes(out: RootFileWriter, session, result, y, stage: str, overall: 
             v[local] = y.entry[sel]
             e[local] = y.entry_err[sel]
             proc = m.sample_process[s]
-            out.th1(f"{d}/{proc}", v, e, title=f"{proc} in {c.name}")
+            out.th1(f"{d}/{proc}", v, e, title=f"{proc} in {c.name}", **AXIS_TITLES)
         sl = slice(c.bin_start, c.bin_start + c.nbins)
         tot = _pad(y.total[sl], M)
-        out.th1(f"{d}/total", tot, _pad(y.total_err[sl], M), title=f"Total signal+background in {c.name}")
+        out.th1(f"{d}/total", tot, _pad(y.total_err[sl], M), title=f"Total signal+background in {c.name}",
+                **AXIS_TITLES)
         if any(m.sample_signal[s] for s in samples):
             out.th1(f"{d}/total_signal", _pad(y.signal[sl], M), _pad(y.signal_err[sl], M),
-                    title=f"Total signal in {c.name}")
+                    title=f"Total signal in {c.name}", **AXIS_TITLES)
         if any(not m.sample_signal[s] for s in samples):
             out.th1(f"{d}/total_background", _pad(y.background[sl], M), _pad(y.background_err[sl], M),
-                    title=f"Total background in {c.name}")
+                    title=f"Total background in {c.name}", **AXIS_TITLES)
         cov = np.zeros((M, M))
         k = min(M, c.nbins)
         cov[:k, :k] = y.total_covar[ci][:k, :k]
         out.th2(f"{d}/total_covar", cov, title="Covariance signal+background", xtitle="Bin number",
-                ytitle="Bin number")
+                ytitle="Bin number", ztitle=f"covar ({AXIS_TITLES['ytitle']})")
         if overall:
             for i in range(M):
                 inside = i < c.nbins
@@ -300,22 +463,15 @@ def write_fit_diagnostics(path: str, session, results: list, options) -> None:
     if not results:
         return
     first = results[0]
-    m = session.model
     with RootFileWriter(path, fsync=False) as out:
-        nuis = first.nuisance_names
-        if nuis and not options.just_fit:
-            idx = [m.index[n] for n in nuis]
-            centre = np.array([first.dataset.glob[i] if np.isfinite(first.dataset.glob[i]) else first.prefit_values[i]
-                               for i in idx])
-            widths = first.prefit_errors[idx] if first.prefit_errors is not None else np.zeros(len(idx))
-            _write_fit_result(out, "nuisances_prefit_res", nuis, centre, widths, -widths, widths, 0, 3, 0.0, 0.0)
-            out.th1("nuisances_prefit", centre, widths, title="nuisances_prefit", classname="TH1D", labels=nuis)
+        if first.nuisance_names:
+            _write_nuisances_prefit(out, session, first, options)
         for stage in STAGES:
             y = first.yields.get(stage)
             if y is None:
                 continue
             if options.save_normalizations:
-                _norm_hist(out, session, y, f"norm_{stage}")
+                _write_norms(out, session, y, f"norm_{stage}")
             if options.save_shapes:
                 _write_shapes(out, session, first, y, stage, options.save_overall_shapes)
         if first.fit_b is not None and first.fit_b.ok:
@@ -326,3 +482,5 @@ def write_fit_diagnostics(path: str, session, results: list, options) -> None:
             cols = _tree_columns(session, results, tree)
             if cols:
                 out.tree(tree, cols)
+            else:  # a model without nuisances: Combine's tree_prefit has one entry per dataset, no branch
+                out.branchless_tree(tree, len(results))

@@ -4,8 +4,13 @@
   (trees, histograms, graphs, any uproot-writable object);
 * :mod:`.flat_tree` -- :class:`~.flat_tree.FlatTree`: a TTree writer linear in branches x entries
   (uproot's is quadratic in the number of branches), with :mod:`.tree_record` the bytes it writes;
+* :mod:`.rawfile` -- :class:`~.rawfile.TreeFileWriter`: a file of flat TTrees in directories
+  (``higgsCombine*.root``) written without uproot, whose import costs ~0.3 s of every command;
+  :mod:`.tree_streamers` holds the StreamerInfo records it writes (uproot's, as constants);
 * :mod:`.histograms` -- TH1/TH2 models with the statistics ROOT would store;
 * :mod:`.tgraph` -- ``TGraphAsymmErrors``, which uproot cannot write;
+* :mod:`.roofit` -- ``RooFitResult`` and ``RooArgSet``/``RooArgList`` of ``RooRealVar`` (ROOT's
+  bytes, from plain data), with :mod:`.roofit_streamers` the StreamerInfo records they need;
 * :mod:`.garwood` -- ROOT's ``kPoisson`` (Garwood) error bars.
 
 Nothing is imported here: uproot (and scipy, for large counts in :mod:`.garwood`) are only

@@ -209,6 +209,7 @@ def make_th2(
     ylabels: Sequence[str] | None = None,
     xtitle: str = "",
     ytitle: str = "",
+    ztitle: str = "",
 ) -> Any:
     """A writable TH2F/TH2D model; ``path`` (where it will be written) only names it in errors.
 
@@ -254,4 +255,5 @@ def make_th2(
         fSumw2=fsumw2,
         fXaxis=_axis("xaxis", nx, xmin, xmax, xe, xtitle, xlabels),
         fYaxis=_axis("yaxis", ny, ymin, ymax, ye, ytitle, ylabels),
+        fZaxis=_axis("zaxis", 1, 0.0, 1.0, None, ztitle, None),
     )

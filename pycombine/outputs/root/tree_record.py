@@ -358,9 +358,10 @@ class TreeRecord:
         # absolute (in the record) start of every branch record
         first = fields_offset + _TTREE_FIELDS.size + 2 + len(_TIOFEATURES) + 6 + len(branch_list_head)
         starts = np.empty(nbranches, np.int64)
-        starts[0] = first
-        np.cumsum(lengths[:-1], out=starts[1:])
-        starts[1:] += first
+        if nbranches:  # (a tree without branches: ROOT writes one for Fill() without branches)
+            starts[0] = first
+            np.cumsum(lengths[:-1], out=starts[1:])
+            starts[1:] += first
         branches_end = first + int(lengths.sum())
 
         # TTree::fLeaves: references to the leaves, i.e. their offsets in the key buffer + kMapOffset
