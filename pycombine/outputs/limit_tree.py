@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .root.file import RootFileWriter
+from .root.rawfile import TreeFileWriter  # not uproot: importing it would cost ~0.3 s per command
 
 #: Branches of Combine's ``limit`` tree, in Combine's order, with their numpy (= ROOT) types:
 #: float64 is ``/D``, int32 ``/I``, float32 ``/F``. Method-specific branches follow these
@@ -35,8 +35,9 @@ def output_filename(name: str, method: str, mass: float, keyword_values=(), seed
                     toys: int = 0, save_toys: bool = False) -> str:
     parts = [f"higgsCombine{name}", method, f"mH{mass_tag(mass)}"]
     for kv in keyword_values:
-        word, _, value = kv.partition("=")
-        parts.append(f"{word}{value}")
+        word, eq, value = kv.partition("=")
+        if eq:  # Combine leaves a keyword without '=' out of the name (it complains and goes on)
+            parts.append(f"{word}{value}")
     if toys > 0 or seed != 123456 or save_toys:
         parts.append(str(seed))
     return ".".join(parts) + ".root"
@@ -95,11 +96,28 @@ class LimitTree:
         cols = self.columns()
         # string branches (--keyword-value) are not supported by the tree writer: drop them
         cols = {k: v for k, v in cols.items() if v.dtype != object}
-        with RootFileWriter(path, fsync=False) as out:
+        warn_non_finite(path, cols)
+        with TreeFileWriter(path, fsync=False) as out:
             out.tree("limit", cols)
             out.mkdir("toys")
             for name, columns in self.toys.items():
                 out.tree(f"toys/{name}", columns)
+
+
+def warn_non_finite(path: str, cols: dict[str, np.ndarray]) -> None:
+    """One warning on stderr per branch that holds NaN or infinite values, with the rows (the
+    method's own messages above it say why); nothing non-finite reaches a file silently."""
+    import sys
+
+    for name, values in cols.items():
+        if values.dtype.kind != "f":
+            continue
+        bad = np.nonzero(~np.isfinite(values))[0]
+        if bad.size:
+            rows = ", ".join(str(i) for i in bad[:5]) + (", ..." if bad.size > 5 else "")
+            sys.stderr.write(f"Warning: {os.path.basename(path)}: branch '{name}' of the limit tree holds "
+                             f"{bad.size} non-finite value(s) (NaN or inf; entries {rows}): that result could not "
+                             "be computed, see the messages above\n")
 
 
 def write_limit_file(directory: str, filename: str, tree: LimitTree) -> str:

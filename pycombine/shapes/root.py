@@ -1,4 +1,4 @@
-"""Histograms from ROOT files, read with uproot (no ROOT needed).
+"""Histograms from ROOT files, read without ROOT (:mod:`.rawroot`, else uproot).
 
 uproot's general object reader costs ~0.5 ms per histogram, which dominates the loading of large
 combinations (tens of thousands of templates). TH1F/TH1D records with ROOT's current streamer
@@ -20,32 +20,71 @@ _BYTECOUNT = 0x40000000
 _FAST_CLASSES = {"TH1F": ">f4", "TH1D": ">f8"}
 
 
+def root_read_error(path: str, exc: BaseException | None = None) -> str:
+    """One line saying why ``path`` could not be read as a ROOT file (uproot's own messages speak
+    of chunks, byte counts and sources over several lines)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as err:
+        return err.strerror or str(err)
+    if head != b"root":
+        return "not a ROOT file" + (" (it is empty)" if not head else "")
+    if isinstance(exc, (KeyError, FileNotFoundError)):
+        return "object not found"
+    return "damaged or truncated ROOT file (its records cannot be read)"
+
+
 class RootSource:
     """An open ROOT file; each file is opened once per run (see :class:`ShapeFiles`)."""
 
     def __init__(self, path: str):
-        import uproot
+        from .rawroot import RawReadError, RawRootFile
 
         self.path = path
-        try:
-            self._file = uproot.open(path)
-        except FileNotFoundError:
-            raise ShapeError(f"cannot open ROOT file {path!r}: no such file") from None
-        except Exception as exc:  # uproot raises several kinds for corrupt/non-ROOT files
-            raise ShapeError(f"cannot open ROOT file {path!r}: {exc}") from None
         self._cache: dict[str, Template | None] = {}
+        self._uproot_file = None
+        # keys and records are found by our own reader (uproot's import costs ~0.3 s per command);
+        # uproot opens the file only for what that reader refuses (then with its own messages)
+        try:
+            self._raw: RawRootFile | None = RawRootFile(path)
+        except (RawReadError, OSError, struct.error, IndexError, ValueError):
+            self._raw = None
+            self._open_uproot()
+
+    @property
+    def _file(self):
+        """uproot's view of the file, opened on first use."""
+        if self._uproot_file is None:
+            self._open_uproot()
+        return self._uproot_file
+
+    def _open_uproot(self) -> None:
+        import uproot
+
+        try:
+            self._uproot_file = uproot.open(self.path)
+        except FileNotFoundError:
+            raise ShapeError(f"cannot open ROOT file {self.path!r}: no such file") from None
+        except Exception as exc:  # uproot raises several kinds for corrupt/non-ROOT files
+            raise ShapeError(f"cannot open ROOT file {self.path!r}: {root_read_error(self.path, exc)}") from None
 
     def get(self, name: str) -> Template | None:
         """The TH1 at ``name`` (sub-directories allowed: ``dir/hist``), or None if it is absent."""
         if name in self._cache:
             return self._cache[name]
+        if self._raw is not None:
+            found, tmpl = self._get_raw(name)
+            if found:
+                self._cache[name] = tmpl
+                return tmpl
         try:
             key = self._file.key(name)
         except (KeyError, FileNotFoundError):
             self._cache[name] = None
             return None
-        except Exception as exc:  # pragma: no cover - corrupt directory
-            raise ShapeError(f"cannot read {name!r} from {self.path!r}: {exc}") from None
+        except Exception as exc:  # corrupt directory
+            raise ShapeError(f"cannot read {name!r} from {self.path!r}: {root_read_error(self.path, exc)}") from None
         cls = key.fClassName
         source = f"{self.path}:{name}"
         tmpl = None
@@ -55,6 +94,22 @@ class RootSource:
             tmpl = self._slow(name, cls, source)
         self._cache[name] = tmpl
         return tmpl
+
+    def _get_raw(self, name: str) -> tuple[bool, Template | None]:
+        """(True, template or None if absent) from our own reader; (False, None): ask uproot."""
+        from .rawroot import RawReadError
+
+        try:
+            key = self._raw.key(name)
+            if key is None:
+                return True, None
+            dtype = _FAST_CLASSES.get(key.classname)
+            if dtype is None:  # other classes: uproot's reader and messages
+                return False, None
+            tmpl = _decode_th1(self._raw.record(key), dtype, f"{self.path}:{name}")
+            return (tmpl is not None), tmpl
+        except (RawReadError, struct.error, IndexError, ValueError, OSError):
+            return False, None
 
     def _slow(self, name: str, cls: str, source: str) -> Template:
         if cls.startswith(("TH2", "TH3")):
@@ -67,8 +122,8 @@ class RootSource:
             raise ShapeError(f"{name!r} in {self.path!r} is a {cls}, not a TH1 histogram")
         try:
             obj = self._file[name]
-        except Exception as exc:  # pragma: no cover - corrupt object
-            raise ShapeError(f"cannot read {name!r} from {self.path!r}: {exc}") from None
+        except Exception as exc:  # corrupt object
+            raise ShapeError(f"cannot read {name!r} from {self.path!r}: {root_read_error(self.path, exc)}") from None
         return _th1_to_template(obj, source)
 
 

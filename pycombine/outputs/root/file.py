@@ -276,6 +276,16 @@ class RootFileWriter:
         handle.extend(arrays)
         return handle
 
+    def branchless_tree(self, path: str, entries: int, *, title: str | None = None) -> None:
+        """Write a TTree with ``entries`` entries and no branches (what ROOT writes when a tree
+        without branches is filled, e.g. Combine's ``tree_prefit`` of a model without nuisances)."""
+        from .flat_tree import write_branchless_tree
+
+        self._require_open()
+        parts = split_path(path)
+        self._claim(parts)
+        write_branchless_tree(self._directory(parts[:-1]), parts[-1], entries, title=title)
+
     def th1(
         self,
         path: str,
@@ -320,6 +330,7 @@ class RootFileWriter:
         ylabels: Sequence[str] | None = None,
         xtitle: str = "",
         ytitle: str = "",
+        ztitle: str = "",
     ) -> None:
         """Write a TH2F/TH2D; ``contents[ix, iy]`` is bin (ix+1, iy+1), as uproot's ``values()``.
 
@@ -330,7 +341,8 @@ class RootFileWriter:
         self._require_open()
         parts = split_path(path)
         hist = make_th2(path, contents, errors, title=title, xedges=xedges, yedges=yedges, classname=classname,
-                        entries=entries, xlabels=xlabels, ylabels=ylabels, xtitle=xtitle, ytitle=ytitle)
+                        entries=entries, xlabels=xlabels, ylabels=ylabels, xtitle=xtitle, ytitle=ytitle,
+                        ztitle=ztitle)
         self._claim(parts)
         self._directory(parts[:-1])[parts[-1]] = hist
 
@@ -351,6 +363,16 @@ class RootFileWriter:
 
         name = split_path(path)[-1]
         self.put(path, make_tgraph_asymm_errors(x, y, exl, exh, eyl, eyh, name=name, title=title))
+
+    def roofit(self, path: str, obj: Any) -> None:
+        """Write a RooFit object built from plain data (:mod:`.roofit`: a ``RooFitResult`` or a
+        ``RooArgSet``/``RooArgList`` of ``RooRealVar``), with the StreamerInfo records it needs."""
+        from .roofit import write_roofit
+
+        self._require_open()
+        parts = split_path(path)
+        self._claim(parts)
+        write_roofit(self._directory(parts[:-1]), parts[-1], obj)
 
     def put(self, path: str, obj: WritableTGraphAsymmErrors | Any) -> None:
         """Write any object uproot can write (a writable model, e.g. from :mod:`.tgraph`).

@@ -42,7 +42,7 @@ from .tree_record import (
     leaf_dtype,
 )
 
-__all__ = ["LEAF_TYPES", "FlatTree", "write_flat_tree"]
+__all__ = ["LEAF_TYPES", "FlatTree", "write_branchless_tree", "write_flat_tree"]
 
 
 class FlatTree:
@@ -311,6 +311,27 @@ def _writable_directory(target: Any) -> Any:
     if isinstance(target, writable.WritableFile):
         return target.root_directory
     raise TypeError(f"expected an uproot WritableDirectory, not {type(target).__name__}")
+
+
+def write_branchless_tree(target: Any, name: str, entries: int, title: str | None = None) -> None:
+    """Write a TTree with ``entries`` entries and no branches, as ROOT writes a tree that was
+    filled without branches (Combine's ``tree_prefit`` of a model without nuisances).
+
+    ``target`` is an uproot ``WritableDirectory`` or ``WritableFile``; the tree cannot be extended.
+    """
+    directory = _writable_directory(target)
+    if not isinstance(name, str) or not name or "/" in name or ";" in name:
+        raise ValueError(f"invalid tree name {name!r}")
+    if int(entries) < 0:
+        raise ValueError(f"tree {name!r}: negative number of entries {entries}")
+    record = TreeRecord(name, name if title is None else str(title), {})
+    record.num_entries = int(entries)
+    record.build()
+    _register_streamers(directory)
+    blob = bytes(record.blob)
+    directory._cascading.add_object(directory.file.sink, "TTree", record.name, record.title, blob, len(blob),
+                                    big=True)
+    directory.file.sink.flush()
 
 
 def write_flat_tree(

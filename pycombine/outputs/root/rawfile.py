@@ -1,0 +1,421 @@
+"""A ROOT file of flat TTrees in TDirectories, written without uproot: :class:`TreeFileWriter`.
+
+Why this module exists: every command writes a ``higgsCombine*.root`` file that holds only the
+``limit`` tree and a ``toys`` directory (sometimes with more flat trees in it). Importing uproot
+(with awkward, and through it fsspec and pyarrow) costs about 0.3 s, more than the whole fit of a
+counting card; writing these few hundred bytes does not need it. The tree records and their baskets
+are :mod:`.tree_record`'s (the same bytes :mod:`.flat_tree` writes through uproot); this module
+adds the file-level plumbing uproot provides there, laid out once when the file is closed:
+
+* the file header (ROOT 6.24's small format, ``fVersion`` 62400 and ``fCompress`` 101 = ZLIB
+  level 1, as uproot's ``recreate`` writes them), the top directory (``TFile`` key, name, title,
+  ``TDirectory`` v5 header), the ``StreamerInfo`` TList (uncompressed, uproot's records for flat
+  trees: :mod:`.tree_streamers`), sub-directories (``TDirectory`` key and header), one key list
+  per directory and the free-segments record (no free segment: nothing is ever rewritten);
+* baskets compressed as uproot's ``ZLIB(1)`` does (ROOT's ``ZL`` blocks of at most 2**24 - 1
+  bytes, stored raw when compression would not shrink them), one basket per branch and
+  :meth:`RawTree.extend`, exactly as :class:`.flat_tree.FlatTree` writes them.
+
+The layout (what comes where) differs from uproot's, the content does not: uproot, ROOT and hadd
+read the same trees, branches, types, titles and values (``tests/test_raw_root_writer.py``).
+Like :class:`.file.RootFileWriter` the file is written to a hidden temporary file in the
+destination directory and renamed over the final name only when complete.
+
+Typical use::
+
+    with TreeFileWriter("higgsCombineTest.AsymptoticLimits.mH120.root", fsync=False) as out:
+        out.tree("limit", {"limit": np.array([1.5]), "iToy": np.array([0], np.int32)})
+        out.mkdir("toys")
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import uuid
+import zlib
+from collections.abc import Mapping
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .tree_record import MAX_BASKET_BYTES, TreeRecord, _datime, basket_block, basket_key_lengths, encode, tstring
+
+__all__ = ["RawTree", "TreeFileWriter", "root_zlib"]
+
+_FILE_VERSION = 62400  # ROOT 6.24/00, as uproot declares
+_BEGIN = 100  # fBEGIN: the top directory's key
+_COMPRESS = 101  # fCompress: ZLIB (1) at level 1, uproot's default
+_START_BIG_FILE = 2000000000  # kStartBigFile: beyond it seeks need 64 bits (never here)
+_FILE_HEADER = struct.Struct(">4siiiiiiiBiiiH16s")
+_KEY_SMALL = struct.Struct(">ihiIhhii")  # TKey v4: fNbytes fVersion fObjlen fDatime fKeylen fCycle fSeekKey fSeekPdir
+_KEY_BIG = struct.Struct(">ihiIhhqq")  # TKey v1004: 64-bit fSeekKey, fSeekPdir
+_DIRECTORY = struct.Struct(">hIIiiiii")  # TDirectory v5 (small): fVersion fDatimeC fDatimeM fNbytesKeys
+#                                          fNbytesName fSeekDir fSeekParent fSeekKeys
+_DIRECTORY_BYTES = _DIRECTORY.size + 2 + 16 + 12  # + TUUID (version 1) + room for 64-bit seeks
+_FREE = struct.Struct(">HII")  # TFree v1: fFirst fLast
+_TLIST_HEADER = struct.Struct(">IHHIIBI")  # byte count, TList v5, TObject v1 (id, bits), fName "", n
+_BYTE_COUNT_MASK = 0x40000000
+_K_NOT_DELETED = 0x02000000
+_MAX_BLOCK = 2**24 - 1  # ROOT's compression headers hold 3-byte sizes
+
+
+def root_zlib(data: bytes, level: int = 1) -> bytes:
+    """``data`` in ROOT's ZLIB blocks (``ZL``, method 8, 3-byte sizes), as uproot's ``compress``.
+
+    Buffers that would not shrink (and those of at most 17 bytes, which cannot) are returned
+    as they are: ROOT then reads them uncompressed (fNbytes - fKeylen == fObjlen).
+    """
+    if len(data) <= 17:
+        return data
+    out = []
+    for start in range(0, len(data), _MAX_BLOCK):
+        block = data[start : start + _MAX_BLOCK]
+        packed = zlib.compress(block, level)
+        if len(packed) >= len(block) or len(packed) > _MAX_BLOCK:
+            return data
+        out.append(b"ZL\x08" + struct.pack("<I", len(packed))[:3] + struct.pack("<I", len(block))[:3])
+        out.append(packed)
+    packed = b"".join(out)
+    # a stored size equal to the uncompressed one means "not compressed" to ROOT's readers
+    return packed if len(packed) < len(data) else data
+
+
+def _key(big: bool, classname: bytes, name: bytes, title: bytes, objlen: int, stored: int, datime: int,
+         cycle: int, seek: int, pdir: int) -> bytes:
+    """A TKey header (``stored``: bytes of the payload as written, compressed or not)."""
+    fmt = _KEY_BIG if big else _KEY_SMALL
+    strings = tstring(classname) + tstring(name) + tstring(title)
+    keylen = fmt.size + len(strings)
+    return fmt.pack(keylen + stored, 1004 if big else 4, objlen, datime, keylen, cycle, seek, pdir) + strings
+
+
+def _key_length(big: bool, classname: bytes, name: bytes, title: bytes) -> int:
+    return (_KEY_BIG if big else _KEY_SMALL).size + len(tstring(classname) + tstring(name) + tstring(title))
+
+
+def _streamer_list() -> bytes:
+    """The ``StreamerInfo`` TList: header, then uproot's records for flat trees (:mod:`.tree_streamers`)."""
+    import base64
+
+    from .tree_streamers import STREAMER_CLASSES, STREAMERS_ZLIB_BASE64
+
+    records = zlib.decompress(base64.b64decode(STREAMERS_ZLIB_BASE64))
+    size = _TLIST_HEADER.size + len(records)
+    header = _TLIST_HEADER.pack((size - 4) | _BYTE_COUNT_MASK, 5, 1, 0, _K_NOT_DELETED, 0, len(STREAMER_CLASSES))
+    return header + records
+
+
+class RawTree:
+    """A flat TTree being written by :class:`TreeFileWriter`; same ``extend`` protocol as
+    :class:`.flat_tree.FlatTree` (one basket per branch and call), kept in memory until the file closes."""
+
+    def __init__(self, name: str, title: str, dtypes: Mapping[str, np.dtype]):
+        self.record = TreeRecord(name, title, dtypes)
+        #: (entries, stored payload per branch, uncompressed size per branch) of every basket row
+        self.chunks: list[tuple[int, list[bytes], np.ndarray]] = []
+        self._entries = 0
+        self.closed = False  # set when its file is written or discarded: later entries would be lost
+
+    @property
+    def branch_types(self) -> dict[str, np.dtype]:
+        """Branch name -> numpy dtype, in branch order."""
+        return dict(self.record.dtypes)
+
+    @property
+    def num_entries(self) -> int:
+        return self._entries
+
+    def extend(self, data: Mapping[str, ArrayLike]) -> None:
+        """Append entries: ``data`` maps every branch name to a 1D array of the same length.
+
+        Values are cast to the branch dtypes with numpy ``same_kind`` casting; everything is
+        validated before anything is kept; nothing is kept for zero entries (ROOT writes no
+        empty baskets).
+        """
+        dtypes = self.record.dtypes
+        if self.closed:
+            raise ValueError("cannot extend a TTree in a closed file")
+        if not isinstance(data, Mapping):
+            raise TypeError("'extend' requires a mapping from branch name to arrays")
+        if data.keys() != dtypes.keys():
+            missing = [k for k in self.record.names if k not in data]
+            extra = [k for k in data if k not in dtypes]
+            raise ValueError(f"tree columns do not match its branches (missing {missing}, unexpected {extra})")
+        raws = []
+        length = None
+        for name in self.record.names:
+            arr = np.asarray(data[name])
+            if arr.ndim == 0:
+                arr = arr.reshape(1)
+            if arr.ndim != 1:
+                raise ValueError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
+            if length is None:
+                length = len(arr)
+            elif len(arr) != length:
+                raise ValueError(f"column {name!r} has {len(arr)} entries, expected {length}")
+            raws.append(arr.astype(dtypes[name].newbyteorder(">"), casting="same_kind", copy=False).tobytes())
+        if not length:
+            return
+        stored = [root_zlib(raw) for raw in raws]
+        objlens = np.array([len(raw) for raw in raws], np.int64)
+        for name, raw in zip(self.record.names, raws, strict=True):
+            if len(raw) > MAX_BASKET_BYTES:
+                raise ValueError(f"branch {name!r}: basket too large for ROOT ({len(raw)} bytes)")
+        self.chunks.append((length, stored, objlens))
+        self._entries += length
+
+
+class _Directory:
+    def __init__(self, name: str, parent: _Directory | None):
+        self.name = name
+        self.parent = parent
+        self.items: list[RawTree | _Directory] = []
+        self.children: dict[str, _Directory] = {}
+        self.trees: set[str] = set()
+        self.location = 0  # of its key (the top directory: fBEGIN)
+        self.entries: list[bytes] = []  # the key headers of its list of keys
+
+
+class TreeFileWriter:
+    """Atomic writer of a ROOT file holding flat TTrees in (nested) TDirectories.
+
+    ``with TreeFileWriter(path) as out: ...`` collects the trees and directories and, when the
+    block exits normally, writes the whole file to ``.<name>.tmp<random>.root`` next to ``path``
+    and renames it to ``path``; if the block raises, nothing is written. ``fsync`` as for
+    :class:`.file.RootFileWriter`. The interface is the part of ``RootFileWriter``'s that
+    Combine's ``higgsCombine*.root`` files need: :meth:`tree` and :meth:`mkdir`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True):
+        self.path = os.fspath(path)
+        self._fsync = fsync
+        self._top = _Directory(os.path.basename(self.path), None)
+        self._state = "new"  # new -> open -> committed | aborted
+
+    # ----------------------------------------------------------------------- lifecycle
+
+    def open(self) -> TreeFileWriter:
+        if self._state != "new":
+            raise RuntimeError(f"TreeFileWriter for {self.path!r} cannot be reopened ({self._state})")
+        self._state = "open"
+        return self
+
+    def __enter__(self) -> TreeFileWriter:
+        return self.open()
+
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+        return False
+
+    def abort(self) -> None:
+        """Discard everything collected; safe to call more than once."""
+        if self._state not in ("committed", "aborted"):
+            self._state = "aborted"
+            self._close_trees(self._top)
+
+    def commit(self) -> None:
+        """Write the file next to its final name and atomically move it there."""
+        from .file import _fsync_directory, _fsync_path
+
+        self._require_open()
+        self._close_trees(self._top)
+        data = self.to_bytes()
+        directory, base = os.path.split(os.path.abspath(self.path))
+        stem = base[: -len(".root")] if base.endswith(".root") else base
+        while True:
+            tmp = os.path.join(directory, f".{stem}.tmp{os.urandom(4).hex()}.root")  # (secrets: +10 ms of imports)
+            try:
+                # O_EXCL: never clobber a concurrent job's file; 0o666: the umask decides, as for ROOT
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:  # pragma: no cover - 32 random bits collided
+                continue
+            break
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            if self._fsync:
+                _fsync_path(tmp)
+            os.replace(tmp, self.path)
+            if self._fsync:
+                _fsync_directory(directory)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            self._state = "aborted"
+            raise
+        self._state = "committed"
+
+    def _require_open(self) -> None:
+        if self._state != "open":
+            raise RuntimeError(f"TreeFileWriter for {self.path!r} is not open ({self._state})")
+
+    def _close_trees(self, d: _Directory) -> None:
+        for item in d.items:
+            if isinstance(item, _Directory):
+                self._close_trees(item)
+            else:
+                item.closed = True
+
+    # ----------------------------------------------------------------------- content
+
+    def _directory(self, parts: list[str]) -> _Directory:
+        d = self._top
+        for p in parts:
+            if p in d.trees:
+                raise ValueError(f"{p!r} is a tree, not a directory")
+            child = d.children.get(p)
+            if child is None:
+                child = d.children[p] = _Directory(p, d)
+                d.items.append(child)
+            d = child
+        return d
+
+    def mkdir(self, path: str) -> None:
+        """Create (possibly nested, possibly empty) directories, e.g. Combine's ``toys``."""
+        from .file import split_path
+
+        self._require_open()
+        self._directory(split_path(path))
+
+    def tree(self, path: str, columns: Mapping[str, np.ndarray], *, title: str | None = None) -> RawTree:
+        """Write a TTree whose branches are ``columns`` (dict order = branch order); as
+        :meth:`.file.RootFileWriter.tree` (numpy dtypes decide the ROOT types, title = name by
+        default). Returns the tree, whose ``extend`` appends further entries."""
+        from .file import _column, split_path
+
+        self._require_open()
+        parts = split_path(path)
+        if not isinstance(columns, Mapping) or len(columns) == 0:
+            raise ValueError(f"tree {path!r}: need a non-empty mapping of branch name -> numpy array")
+        arrays = {name: _column(name, value) for name, value in columns.items()}
+        lengths = {len(a) for a in arrays.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"tree {path!r}: columns have different lengths {sorted(lengths)}")
+        directory = self._directory(parts[:-1])
+        name = parts[-1]
+        if name in directory.trees or name in directory.children:
+            raise ValueError(f"{path!r} was already written to {self.path!r}")
+        tree = RawTree(name, name if title is None else str(title), {n: a.dtype for n, a in arrays.items()})
+        tree.extend(arrays)
+        directory.trees.add(name)
+        directory.items.append(tree)
+        return tree
+
+    # ----------------------------------------------------------------------- serialization
+
+    def to_bytes(self) -> bytes:
+        """The whole file: header, top directory, streamers, objects, key lists, free segments."""
+        now = when = _datime()
+        fname = encode(self._top.name)
+        if len(fname) >= 256:
+            raise ValueError("ROOT file names must be less than 256 bytes")
+        out = bytearray(_BEGIN)
+
+        # the top directory: TFile key, name, title, TDirectory header (patched at the end)
+        top = self._top
+        top.location = _BEGIN
+        top_keylen = _key_length(False, b"TFile", fname, b"")
+        names = tstring(fname) + tstring(b"")
+        top_objlen = len(names) + _DIRECTORY_BYTES
+        out += _key(False, b"TFile", fname, b"", top_objlen, top_objlen, now, 1, _BEGIN, 0) + names
+        top_header_at = len(out)
+        out += bytes(_DIRECTORY_BYTES)
+        nbytes_name = top_keylen + len(names)
+
+        # the StreamerInfo TList, uncompressed (as uproot writes it)
+        info_at = len(out)
+        streamers = _streamer_list()
+        out += _key(False, b"TList", b"StreamerInfo", b"Doubly linked list", len(streamers), len(streamers), now, 1,
+                    info_at, _BEGIN) + streamers
+        info_bytes = len(out) - info_at
+
+        # objects, in the order they were created; sub-directory headers patched once their keys are laid out
+        headers: list[tuple[int, _Directory]] = []
+
+        def lay_out(d: _Directory) -> None:
+            for item in d.items:
+                if isinstance(item, _Directory):
+                    at = len(out)
+                    item.location = at
+                    bname = encode(item.name)
+                    key = _key(False, b"TDirectory", bname, bname, _DIRECTORY_BYTES, _DIRECTORY_BYTES, now, 1, at,
+                               d.location)
+                    out.extend(key)
+                    headers.append((len(out), item))
+                    out.extend(bytes(_DIRECTORY_BYTES))
+                    d.entries.append(key)
+                    lay_out(item)
+                else:
+                    d.entries.append(self._write_tree(out, item, d.location, now))
+
+        lay_out(top)
+
+        # one key list per directory, then the free segments
+        def key_lists(d: _Directory) -> None:
+            at = len(out)
+            bname = fname if d is top else encode(d.name)
+            classname, title = (b"TFile", b"") if d is top else (b"TDirectory", bname)
+            body = struct.pack(">i", len(d.entries)) + b"".join(d.entries)
+            parent = _BEGIN if d is top else d.parent.location
+            out.extend(_key(False, classname, bname, title, len(body), len(body), now, 1, at, parent) + body)
+            nbytes_keys = len(out) - at
+            if d is top:
+                out[top_header_at : top_header_at + _DIRECTORY_BYTES] = _directory_header(
+                    when, nbytes_keys, nbytes_name, _BEGIN, 0, at)
+            else:
+                start = next(h for h, item in headers if item is d)
+                keylen = _key_length(False, b"TDirectory", bname, bname)
+                out[start : start + _DIRECTORY_BYTES] = _directory_header(when, nbytes_keys, keylen, d.location,
+                                                                          d.parent.location, at)
+            for item in d.items:
+                if isinstance(item, _Directory):
+                    key_lists(item)
+
+        key_lists(top)
+        free_at = len(out)
+        free_keylen = _key_length(False, b"TFile", fname, b"")
+        end = free_at + free_keylen + _FREE.size
+        body = _FREE.pack(1, end, _START_BIG_FILE)
+        out += _key(False, b"TFile", fname, b"", len(body), len(body), now, 1, free_at, _BEGIN) + body
+        assert len(out) == end
+        if end >= _START_BIG_FILE:  # pragma: no cover - a limit file of 2 GB
+            raise ValueError("TreeFileWriter writes files below 2 GB only; use RootFileWriter")
+        out[: _FILE_HEADER.size] = _FILE_HEADER.pack(b"root", _FILE_VERSION, _BEGIN, end, free_at, end - free_at, 1,
+                                                     nbytes_name, 4, _COMPRESS, info_at, info_bytes, 1,
+                                                     uuid.uuid1().bytes)
+        return bytes(out)
+
+    @staticmethod
+    def _write_tree(out: bytearray, tree: RawTree, pdir: int, now: int) -> bytes:
+        """Append the baskets and the TTree key of ``tree`` to ``out``; return the key header."""
+        record = tree.record
+        keylens = basket_key_lengths(record.basket_names, record.name)
+        itemsizes = [record.dtypes[n].itemsize for n in record.names]
+        for length, stored, objlens in tree.chunks:
+            nbytes = keylens + np.array([len(s) for s in stored], np.int64)
+            seeks = len(out) + np.concatenate(([0], np.cumsum(nbytes[:-1]))).astype(np.int64)
+            out += basket_block(record.basket_names, record.name, itemsizes, length, stored, keylens, objlens, nbytes,
+                                seeks, pdir)
+            record.add_baskets(length, seeks, nbytes, keylens + objlens)
+        record.build()
+        blob = bytes(record.blob)
+        at = len(out)
+        key = _key(True, b"TTree", encode(record.name), encode(record.title), len(blob), len(blob), now, 1, at, pdir)
+        if len(key) != record.key_length:  # the leaf references inside the record assume this length
+            raise RuntimeError(f"unexpected TTree key length {len(key)} != {record.key_length}")
+        out += key + blob
+        return key
+
+
+def _directory_header(when: int, nbytes_keys: int, nbytes_name: int, seek_dir: int, seek_parent: int,
+                      seek_keys: int) -> bytes:
+    """TDirectory v5 with 32-bit seeks, a TUUID and the 12 bytes ROOT keeps for 64-bit seeks."""
+    return (_DIRECTORY.pack(5, when, when, nbytes_keys, nbytes_name, seek_dir, seek_parent, seek_keys)
+            + b"\x00\x01" + uuid.uuid1().bytes + bytes(12))
