@@ -26,11 +26,11 @@ LAYERS: list[set[str]] = [
     {"errors"},
     {"datacard", "shapes", "outputs"},  # text in, files and console text out: no model knowledge
     {"physics"},  # physics models: POIs and yield scalings, plain data
-    {"model"},  # datacard -> model description -> compiled arrays and likelihood
+    {"model", "interop"},  # datacard (or pyhf workspace) -> model description -> compiled arrays and likelihood
     {"fit"},  # minimisation, intervals, scans, toy generation
     {"methods"},  # one module per combine -M
     {"run"},  # options, session, command runner, toy driver, parallel back ends
-    {"tools", "plots", "interop"},  # impacts, inspection, regressions; plots; pyhf / SL interop
+    {"tools", "plots"},  # impacts, inspection, regressions; plots
     {"api", "cli", "__main__", "__init__"},  # the Python API and the console scripts
 ]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}

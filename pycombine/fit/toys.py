@@ -102,7 +102,9 @@ def randomise_global_observables(model: CompiledModel, values: np.ndarray, glob:
     if sel.size:
         k = np.searchsorted(model.gamma_idx, sel)
         # the gamma shape is the observable: shift it by the fitted multiplier's Poisson-like spread
-        g[sel] = np.maximum(rng.poisson(np.maximum(values[sel] / model.gamma_scale[k], 0.0)), 1.0)
+        # (HistFactory shapesys: the auxiliary count n is Poisson, the shape is n + 1)
+        n = rng.poisson(np.maximum(values[sel] / model.gamma_scale[k], 0.0))
+        g[sel] = np.where(model.gamma_aux_offset[k] > 0, n + 1.0, np.maximum(n, 1.0))
     return g
 
 
@@ -154,7 +156,8 @@ def randomise_global_observables_batch(model: CompiledModel, values: np.ndarray,
     sel = model.gamma_idx[floating[model.gamma_idx]]
     if sel.size:
         k = np.searchsorted(model.gamma_idx, sel)
-        g[:, sel] = np.maximum(rng.poisson(np.maximum(values[sel] / model.gamma_scale[k], 0.0), size=(n, sel.size)), 1.0)
+        counts = rng.poisson(np.maximum(values[sel] / model.gamma_scale[k], 0.0), size=(n, sel.size))
+        g[:, sel] = np.where(model.gamma_aux_offset[k] > 0, counts + 1.0, np.maximum(counts, 1.0))
     return g
 
 

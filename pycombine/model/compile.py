@@ -85,6 +85,9 @@ class CompiledModel:
         self.poisson_idx = idx("poisson")
         self.gamma_idx = idx("gamma")
         self.gamma_scale = np.array([params[i].sigma for i in self.gamma_idx], dtype=float)
+        #: per gamma term, how toys draw its observable k from a Poisson count n: gmM (Combine)
+        #: max(n, 1), marked 0; HistFactory shapesys (pyhf workspaces) n + 1, marked 1
+        self.gamma_aux_offset = np.array([1.0 if params[i].origin == "shapesys" else 0.0 for i in self.gamma_idx])
         self.dfd_idx = idx("dfd")
         self.dfd_k = np.array([params[i].sigma for i in self.dfd_idx], dtype=float)
         self.dfd2_idx = idx("dfd2")
@@ -116,7 +119,7 @@ class CompiledModel:
         sample_channel, sample_norm, sample_signal, sample_group, sample_proc = [], [], [], [], []
         sample_target = []
         sym_s, sym_k, sym_log = [], [], []
-        asym_s, asym_k, asym_lo, asym_hi = [], [], [], []
+        asym_s, asym_k, asym_lo, asym_hi, asym_code = [], [], [], [], []
         fac_s, fac_k = [], []
         add_s, add_k, add_v = [], [], []
         entry_sample, entry_bin, base, errors = [], [], [], []
@@ -127,11 +130,13 @@ class CompiledModel:
         has_data = True
         bb_bin, bb_par = [], []
         pp_pois_entry, pp_pois_par, pp_pois_n0 = [], [], []
+        entry_factors: dict[int, int] = {}  # per-bin factors so far per entry
+        layers: list[tuple[list, list, list]] = []
         pp_gauss_entry, pp_gauss_par = [], []
         n_bins = 0
         n_entries = 0
         for ch in spec.channels:
-            amc = ch.auto_mc_stats is not None
+            amc = ch.auto_mc_stats is not None or ch.absolute  # absolute template contents
             mask = self.index.get(f"mask_{ch.name}", -1)
             lay = ChannelLayout(ch.name, n_bins, ch.nbins, ch.binned, amc, mask, ch.process_names, len(sample_channel))
             layouts.append(lay)
@@ -159,6 +164,13 @@ class CompiledModel:
                     asym_k.append(self.index[name])
                     asym_lo.append(np.log(klo))
                     asym_hi.append(np.log(khi))
+                    asym_code.append(0)
+                for name, klo, khi, code in proc.hf_norm:
+                    asym_s.append(s)
+                    asym_k.append(self.index[name])
+                    asym_lo.append(np.log(klo))
+                    asym_hi.append(np.log(khi))
+                    asym_code.append(code)
                 for f in proc.factors:
                     fac_s.append(s)
                     fac_k.append(ext[f])
@@ -178,6 +190,7 @@ class CompiledModel:
                         asym_k.append(self.index[eff.name])
                         asym_lo.append(np.log(eff.kappa[0]))
                         asym_hi.append(np.log(eff.kappa[1]))
+                        asym_code.append(0)
                 e0 = n_entries
                 proc_entry_start[proc.name] = e0
                 if proc.template is None:
@@ -203,7 +216,7 @@ class CompiledModel:
                     for eff in proc.shapes:
                         up, down = np.asarray(eff.up, float), np.asarray(eff.down, float)
                         if amc:
-                            if (ch.auto_mc_stats.hist_mode == 1):
+                            if ch.auto_mc_stats is not None and ch.auto_mc_stats.hist_mode == 1:
                                 # float32 TH1F::Scale to the nominal integral
                                 i0 = float(np.sum(tmpl))
                                 iu, idn = float(np.sum(up)), float(np.sum(down))
@@ -236,7 +249,20 @@ class CompiledModel:
                 base.append(t)
                 errors.append(err)
                 n_entries += nb
-            if amc:
+                for j, par, n0 in proc.bin_factors:  # pyhf per-bin modifiers (Poisson-BB mechanism)
+                    rank = entry_factors.get(e0 + j, 0)
+                    entry_factors[e0 + j] = rank + 1
+                    if rank == 0:
+                        pp_pois_entry.append(e0 + j)
+                        pp_pois_par.append(self.index[par])
+                        pp_pois_n0.append(n0)
+                    else:  # a second, third... factor of the same entry goes to a further layer
+                        while len(layers) < rank:
+                            layers.append(([], [], []))
+                        layers[rank - 1][0].append(e0 + j)
+                        layers[rank - 1][1].append(self.index[par])
+                        layers[rank - 1][2].append(n0)
+            if ch.auto_mc_stats is not None:
                 for stat in ch.auto_mc_stats.bins:
                     if stat.kind == "bblite":
                         bb_bin.append(n_bins + stat.bin)
@@ -264,6 +290,8 @@ class CompiledModel:
         self.sample_process = sample_proc
         self.sym = (np.array(sym_s, int), np.array(sym_k, int), np.array(sym_log, float))
         self.asym = (np.array(asym_s, int), np.array(asym_k, int), np.array(asym_lo, float), np.array(asym_hi, float))
+        #: interpolation code per asym term (0 Combine's, 1/4 HistFactory's); None when all are Combine's
+        self.asym_code = np.array(asym_code, dtype=int) if any(asym_code) else None
         # multiplicative factors as a padded matrix [S, F]: factor = a0 + a1 * x_ext[k]
         # (a0, a1) = (0, 1) for POIs, rateParams, formulas, gmN/gmM parameters and
         # (1, v) for the additive trG/unif/dFD effects; padding slots are the constant 1
@@ -304,6 +332,10 @@ class CompiledModel:
         self.bb_bin = np.array(bb_bin, dtype=int)
         self.bb_par = np.array(bb_par, dtype=int)
         self.pp_pois = (np.array(pp_pois_entry, int), np.array(pp_pois_par, int), np.array(pp_pois_n0, float))
+        #: further multiplicative per-entry factors, one (entries, parameters, n0) triple per layer with
+        #: unique entries, for entries carrying several (pyhf: staterror and shapesys on one sample);
+        #: the yield is t * prod over layers (``pp_pois`` is layer 0) of theta / n0. Empty for datacards
+        self.pp_layers = [(np.array(e, int), np.array(k, int), np.array(n, float)) for e, k, n in layers]
         self.pp_gauss = (np.array(pp_gauss_entry, int), np.array(pp_gauss_par, int))
         # parameters handled by the analytic Barlow-Beeston-lite profiling
         self.analytic = np.zeros(self.P, dtype=bool)
@@ -320,6 +352,26 @@ class CompiledModel:
             return self.index[name]
         except KeyError:
             raise KeyError(f"no parameter named {name!r}") from None
+
+
+def entry_factor_layers(m: "CompiledModel", theta: np.ndarray) -> list[np.ndarray]:
+    """The multipliers of every layer of per-entry factors (``pp_pois`` then ``pp_layers``) as
+    (..., E) arrays (one where a layer has no factor); ``theta`` is (P,) or (N, P)."""
+    out = []
+    for e, k, n0 in [m.pp_pois, *m.pp_layers]:
+        f = np.ones(theta.shape[:-1] + (m.E,))
+        f[..., e] = theta[..., k] / n0
+        out.append(f)
+    return out
+
+
+def product_of_others(layers: list[np.ndarray], j: int) -> np.ndarray:
+    """The product of all layers but layer ``j`` (``j = -1``: of all of them)."""
+    out = np.ones_like(layers[0])
+    for i, f in enumerate(layers):
+        if i != j:
+            out = out * f
+    return out
 
 
 class _Triplets:

@@ -49,7 +49,7 @@ def prefit_yields(model: ModelSpec, overrides: dict[str, float] | None = None) -
     values = parameter_values(model, overrides)
     out = {}
     for ch in model.channels:
-        self_norm = ch.auto_mc_stats is not None
+        self_norm = ch.auto_mc_stats is not None or ch.absolute
         for proc in ch.processes:
             c = coefficient(proc, values)
             if proc.template is None:

@@ -114,6 +114,11 @@ class ProcessSpec:
     gmM: list[str] = field(default_factory=list)  # multiplicative gamma parameters
     factors: list[str] = field(default_factory=list)  # POIs, rateParams and formulas multiplying the yield
     additive: list[tuple[str, float]] = field(default_factory=list)  # trG/unif/dFD: factor 1 + v*theta
+    #: HistFactory normsys (pyhf workspaces): (parameter, kappa_lo, kappa_hi, interpolation code 1|4)
+    hf_norm: list[tuple[str, float, float, int]] = field(default_factory=list)
+    #: per-bin multiplicative parameters (pyhf staterror, shapesys, shapefactor): (bin, parameter,
+    #: n0), the bin's yield times ``parameter / n0`` (several on one bin multiply)
+    bin_factors: list[tuple[int, str, float]] = field(default_factory=list)
 
     @property
     def has_template(self) -> bool:
@@ -141,6 +146,8 @@ class ChannelSpec:
     processes: list[ProcessSpec]
     data: np.ndarray | None = None  # observed counts per bin (None: no observation line)
     auto_mc_stats: "AutoMCStatsSpec | None" = None
+    #: templates are absolute contents (as with autoMCStats) without autoMCStats: pyhf workspaces
+    absolute: bool = False
 
     @property
     def process_names(self) -> list[str]:

@@ -6,7 +6,8 @@ workspaces. :func:`load` does the same: a text card is parsed and built; a ``.ro
 a pycombine workspace (:mod:`.workspace`, written by pycombine's ``text2workspace.py`` or by
 ``--saveWorkspace``), whose model is rebuilt from the stored card text, templates and physics
 setup. A RooWorkspace of Combine's own text2workspace.py is refused with a message saying how to
-make ours. ``--snapshotName`` picks a snapshot of the workspace; the session applies it.
+make ours. A ``.json`` input is a pyhf workspace (HistFactory semantics, :mod:`pycombine.interop.pyhf`),
+patched by ``--patch`` files and ``--patchset``/``--patch-name``. ``--snapshotName`` picks a snapshot of the workspace; the session applies it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,23 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..datacard import Datacard
     from ..model.spec import ModelSpec
     from .options import RunOptions
+
+
+def is_pyhf_path(path: str) -> bool:
+    """Whether combine reads ``path`` as a pyhf JSON workspace (the name ends with ``.json``)."""
+    return str(path).endswith(".json")
+
+
+def load_pyhf(path: str, opts: "RunOptions") -> tuple["Datacard", "ModelSpec"]:
+    """A pyhf workspace with its patches applied, as a model with HistFactory's semantics."""
+    from ..datacard import Datacard
+    from ..interop.pyhf import build_model, load_patched
+
+    ws = load_patched(path, tuple(getattr(opts, "patch", ()) or ()), getattr(opts, "patchset", "") or "",
+                      getattr(opts, "patch_name", "") or "")
+    spec = build_model(ws, path, getattr(opts, "measurement", "") or "", getattr(opts, "normsys_interpcode", "code4"),
+                       getattr(opts, "histosys_interpcode", "code4p"), float(opts.mass))
+    return Datacard(path=path), spec
 
 
 def is_workspace_path(path: str) -> bool:
@@ -42,6 +60,14 @@ def load(path: str, opts: "RunOptions") -> tuple["Datacard", "ModelSpec"]:
     save = bool(getattr(opts, "save_workspace", False)) and int(getattr(opts, "toys", 0) or 0) <= 0
     opts.loaded_snapshot = None
     opts.loaded_workspace = None
+    if is_pyhf_path(path):
+        if snapshot_name:
+            raise OptionError(f"--snapshotName {snapshot_name}: a pyhf workspace has no snapshots")
+        return load_pyhf(path, opts)
+    pyhf_only = [o for o, v in (("--patch", getattr(opts, "patch", ())), ("--patchset", getattr(opts, "patchset", "")),
+                                ("--measurement", getattr(opts, "measurement", ""))) if v]
+    if pyhf_only:
+        raise OptionError(f"{pyhf_only[0]}: only for pyhf JSON workspaces (an input ending in .json), not {path}")
     if is_workspace_path(path):
         ws = read_workspace(path, getattr(opts, "workspace_name", "w") or "w")
         card, spec = build_from_workspace(ws)

@@ -206,6 +206,13 @@ OPTIONS: list[Opt] = [
     _o("--debug", "debug", "flag", False, "Show tracebacks of errors", "pycombine"),
     _o("--parallel", "parallel", "int", 0, "Worker processes for toys (-t N) and other independent tasks (0: one per core)", "pycombine"),
     _o("--dask-scheduler", "dask_scheduler", "str", None, "Run toys on a Dask cluster: tcp://host:port, or 'local' for a LocalCluster", "pycombine"),
+    # ------------------------------------------------------------------ pyhf JSON workspaces (input ending in .json)
+    _o("--patch", "patch", "multi", (), "pyhf workspace: apply this JSON patch file (RFC 6902; repeatable, in order)", "pyhf"),
+    _o("--patchset", "patchset", "str", "", "pyhf workspace: a HEPData patchset file (with --patch-name)", "pyhf"),
+    _o("--patch-name", "patch_name", "str", "", "pyhf workspace: the patch of --patchset to apply (its name, or its values a,b)", "pyhf"),
+    _o("--measurement", "measurement", "str", "", "pyhf workspace: the measurement to use (default: the first)", "pyhf"),
+    _o("--normsys-interpcode", "normsys_interpcode", "str", "code4", "pyhf workspace: normsys interpolation, code1 or code4 (pyhf's default)", "pyhf"),
+    _o("--histosys-interpcode", "histosys_interpcode", "str", "code4p", "pyhf workspace: histosys interpolation, code0 or code4p (pyhf's default)", "pyhf"),
 ]
 
 BY_DEST = {o.dest: o for o in OPTIONS}

@@ -1,0 +1,1 @@
+"""Other statistical-model formats: pyhf JSON workspaces (:mod:`.pyhf`)."""
