@@ -3,6 +3,7 @@
     python bench/run.py                      # everything (about 25 minutes on 2 cores)
     python bench/run.py --quick              # 3 runs, no 50k-bin model (about 4 minutes)
     python bench/run.py --only cases --only lumi --runs 7
+    python bench/run.py --only small --runs 3     # the start-up figures: small cards, combine --help
 
 Each command runs in a fresh process (as in a shell script), once as a warm-up and then ``--runs``
 times; the report gives the median wall time, the spread, and the peak resident memory of the
@@ -11,12 +12,17 @@ process tree (``wait4``'s ``ru_maxrss``, the largest over the runs). Suites:
 * ``startup``: ``combine --help``, an argument error, and ``python -c "import pycombine"``;
 * ``cases``: every case of the regression suite (``../shared/reference/cases.json``), beside the wall
   time the real Combine needed for it (``combine_wall_s``) and the ratio;
+* ``small``: the small-card figures of the start-up issue: every reference case of the groups
+  ``counting``, ``shapes``, ``seed`` and ``gof`` beside ``combine_wall_s``, with the median and the
+  smallest speed-up, the median time of a counting card, and ``combine --help``;
 * ``lumi``: the T′ luminosity-projection loop (8 luminosities x Significance + AsymptoticLimits,
   16 commands in one bash loop);
 * ``toys``: 200 FitDiagnostics toys of our dijet example with ``--parallel 1`` and ``--parallel 2``
   (the speed-up of the process pool);
 * ``hybrid``: HybridNew's observed limit on the tutorial's realistic counting card (default and
   Combine's precision) beside Combine's recorded time, and the full expected band;
+* ``pyhf``: ``combine -M AsymptoticLimits`` on pyhf JSON workspaces (a validation model,
+  ``xmlimport_input_bkg.json``, a patchset) beside pyhf computing the same limit, per process;
 * ``synthetic``: FitDiagnostics and AsymptoticLimits on combinations made by
   ``bench/generate.py`` with 1k, 10k and 50k bins and 100, 500 and 2000 nuisances (autoMCStats on).
 
@@ -58,6 +64,8 @@ TARGETS = {
     "hww AsymptoticLimits": 1.0,
     "tprime FitDiagnostics": 2.0,
     "startup": 0.3,
+    "combine --help": 0.1,
+    "counting card": 0.25,
     "10k FitDiagnostics": 10.0,
     "10k AsymptoticLimits": 20.0,
     "50k FitDiagnostics": 120.0,
@@ -185,6 +193,58 @@ def bench_cases(env: dict, runs: int, work: Path, only: set[str] | None) -> list
     return out
 
 
+#: the reference groups of small cards whose speed-ups the start-up issue counts, and its targets
+SMALL_GROUPS = ("counting", "shapes", "seed", "gof")
+SMALL_MEDIAN_TARGET = 12.0  # median speed-up over those cases
+SMALL_MIN_TARGET = 6.0  # no case below
+
+
+def bench_small(env: dict, runs: int, work: Path) -> list[Timing]:
+    """``combine --help`` and every reference case of :data:`SMALL_GROUPS` (see :func:`small_summary`)."""
+    help_t = measure(Timing("small", "combine --help", "combine --help", target_s=TARGETS["combine --help"]), ROOT,
+                     env, runs)
+    cases = json.loads((REFERENCE / "cases.json").read_text())["cases"]
+    ids = {c["id"] for c in cases if c["group"] in SMALL_GROUPS}
+    out = bench_cases(env, runs, work, ids)
+    groups = {c["id"]: c["group"] for c in cases}
+    for t in out:
+        t.suite = "small"
+        t.name = f"{groups[t.name]}/{t.name}"
+        if t.name.startswith("counting/"):
+            t.target_s = TARGETS["counting card"]
+    return [help_t, *out]
+
+
+def small_summary(timings: list[Timing]) -> list[str]:
+    """The start-up issue's figures: median and smallest speed-up over the small-card cases, the
+    median time of a counting card, ``combine --help``."""
+    cases = [t for t in timings if t.suite == "small" and t.combine_s and t.runs]
+    if not cases:
+        return []
+    ratios = sorted((t.combine_s / t.median, t.name) for t in cases)
+    median = statistics.median(r for r, _ in ratios)
+    counting = [t.median for t in cases if t.name.startswith("counting/")]
+    lines = [f"Small cards ({', '.join(SMALL_GROUPS)}; {len(cases)} cases): median speed-up {median:.1f}x "
+             f"(target ≥ {SMALL_MEDIAN_TARGET:g}x: {'met' if median >= SMALL_MEDIAN_TARGET else '**not met**'}), "
+             f"slowest {ratios[0][0]:.1f}x ({ratios[0][1]}; target ≥ {SMALL_MIN_TARGET:g}x: "
+             f"{'met' if ratios[0][0] >= SMALL_MIN_TARGET else '**not met**'})."]
+    for group in SMALL_GROUPS:
+        g = [(t.combine_s / t.median, t.median) for t in cases if t.name.startswith(group + "/")]
+        if g:
+            lines.append(f"- {group}: {len(g)} cases, median {statistics.median(m for _, m in g):.3f} s per command, "
+                         f"median speed-up {statistics.median(r for r, _ in g):.1f}x, slowest {min(r for r, _ in g):.1f}x")
+    if counting:
+        med = statistics.median(counting)
+        lines.append(f"- counting cards: median {med:.3f} s per command (target ≤ {TARGETS['counting card']:g} s: "
+                     f"{'met' if med <= TARGETS['counting card'] else '**not met**'})")
+    helps = [t for t in timings if t.suite == "small" and t.name == "combine --help" and t.runs]
+    if helps:
+        h = helps[0].median
+        lines.append(f"- combine --help: {h:.3f} s (target ≤ {TARGETS['combine --help']:g} s: "
+                     f"{'met' if h <= TARGETS['combine --help'] else '**not met**'})")
+    return lines
+
+
 LUMIS = (1, 10, 20, 50, 100, 200, 500, 1000)
 
 
@@ -251,6 +311,103 @@ def bench_hybrid(env: dict, runs: int, work: Path) -> list[Timing]:
     return out
 
 
+#: pyhf's limit (observed + expected band by its TOMS748 root finder, q~mu, CLs, numpy backend), as a
+#: user runs it: one fresh Python process per limit, like ``combine``
+PYHF_LIMIT = """import json, sys, pyhf
+pyhf.set_backend("numpy")
+ws = json.load(open(sys.argv[1]))
+if len(sys.argv) > 2:
+    ws = pyhf.PatchSet(json.load(open(sys.argv[2]))).apply(pyhf.Workspace(ws), sys.argv[3])
+w = pyhf.Workspace(ws); m = w.model(); d = w.data(m)
+lo, hi = m.config.suggested_bounds()[m.config.poi_index]
+obs, exp = pyhf.infer.intervals.upper_limits.toms748_scan(d, m, lo, hi, level=0.05)
+print(obs, exp)
+"""
+
+
+#: the same two limits timed inside one process each (no interpreter start-up, no imports): median
+#: seconds per limit after a warm-up, printed as JSON
+PYHF_IN_PROCESS = """import json, statistics, sys, time
+import pyhf
+from pycombine.methods.asymptotic_limits import asymptotic_limits
+from pycombine.run.session import Session
+pyhf.set_backend("numpy")
+path, runs = sys.argv[1], int(sys.argv[2])
+extra = dict(patchset=sys.argv[3], patch_name=sys.argv[4]) if len(sys.argv) > 3 else {}
+def ours():
+    s = Session.from_card(path, "AsymptoticLimits", out=lambda *a: None, **extra)
+    asymptotic_limits(s, s.observed)
+def theirs():
+    ws = json.load(open(path))
+    if extra:
+        ws = pyhf.PatchSet(json.load(open(extra["patchset"]))).apply(pyhf.Workspace(ws), extra["patch_name"])
+    w = pyhf.Workspace(ws); m = w.model(); d = w.data(m)
+    lo, hi = m.config.suggested_bounds()[m.config.poi_index]
+    pyhf.infer.intervals.upper_limits.toms748_scan(d, m, lo, hi, level=0.05)
+out = {}
+for name, f in (("ours", ours), ("pyhf", theirs)):
+    times = []
+    for i in range(runs + 1):
+        t0 = time.perf_counter(); f(); times.append(time.perf_counter() - t0)
+    out[name] = times[1:]
+print(json.dumps(out))
+"""
+
+
+def bench_pyhf(env: dict, runs: int, work: Path) -> list[Timing]:
+    """pyhf JSON workspaces: ``combine -M AsymptoticLimits ws.json`` (observed limit and expected band)
+    beside pyhf computing the same limit (``PYHF_LIMIT``), each a fresh process; skipped without
+    ../shared/pyhf or without pyhf installed."""
+    shared = ROOT.parent / "shared" / "pyhf"
+    if not shared.is_dir() or subprocess.run([sys.executable, "-c", "import pyhf"], capture_output=True).returncode:
+        print("  pyhf      skipped: needs ../shared/pyhf and pyhf installed", flush=True)
+        return []
+    folder = work / "pyhf"
+    folder.mkdir(parents=True, exist_ok=True)
+    b = json.loads((shared / "validation_data" / "1bin_example1.json").read_text())["bindata"]
+    validation = {  # pyhf's 1bin_shapesys validation model
+        "channels": [{"name": "singlechannel", "samples": [
+            {"name": "signal", "data": b["sig"], "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]},
+            {"name": "background", "data": b["bkg"], "modifiers": [
+                {"name": "uncorr_bkguncrt", "type": "shapesys", "data": b["bkgerr"]}]}]}],
+        "observations": [{"name": "singlechannel", "data": b["data"]}],
+        "measurements": [{"name": "meas", "config": {"poi": "mu", "parameters": []}}], "version": "1.0.0"}
+    (folder / "validation_1bin_shapesys.json").write_text(json.dumps(validation))
+    (folder / "pyhf_limit.py").write_text(PYHF_LIMIT)
+    (folder / "pyhf_in_process.py").write_text(PYHF_IN_PROCESS)
+    for f in ("xmlimport_input_bkg.json", "example_bkgonly.json", "example_patchset.json"):
+        shutil.copy(shared / f, folder / f)
+    patch = "patch_channel1_signal_syst1"
+    inputs = [("validation 1bin_shapesys", "validation_1bin_shapesys.json", "", ""),
+              ("xmlimport_input_bkg", "xmlimport_input_bkg.json", "", ""),
+              ("example_bkgonly + patchset", "example_bkgonly.json", f"--patchset example_patchset.json --patch-name {patch}",
+               f"example_patchset.json {patch}")]
+    out = []
+    for name, ws, ours_extra, pyhf_extra in inputs:
+        t_ours = measure(Timing("pyhf", f"{name}: combine AsymptoticLimits",
+                                f"combine -M AsymptoticLimits {ws} {ours_extra}".strip()), folder, env, runs)
+        t_pyhf = measure(Timing("pyhf", f"{name}: pyhf toms748_scan",
+                                f"{sys.executable} pyhf_limit.py {ws} {pyhf_extra}".strip()), folder, env, runs)
+        out += [t_ours, t_pyhf]
+        if t_ours.runs and t_pyhf.runs:
+            print(f"  pyhf      {name}: pycombine {t_pyhf.median / t_ours.median:.1f}x faster than pyhf per limit "
+                  "(fresh processes)", flush=True)
+        p = subprocess.run([sys.executable, "pyhf_in_process.py", ws, str(runs), *pyhf_extra.split()], cwd=folder, env=env,
+                           capture_output=True, text=True)
+        if p.returncode == 0:
+            times = json.loads(p.stdout.strip().splitlines()[-1])
+            pair = [Timing("pyhf", f"{name}: {who} limit in-process", "(in-process)", runs=times[key])
+                    for who, key in (("our", "ours"), ("pyhf's", "pyhf"))]
+            out += pair
+            for t in pair:
+                print(f"  {t.suite:<9} {t.name:<40} {t.median:8.3f} s", flush=True)
+            print(f"  pyhf      {name}: pycombine {pair[1].median / pair[0].median:.1f}x faster than pyhf per limit "
+                  "(in-process)", flush=True)
+        else:
+            out.append(Timing("pyhf", f"{name}: in-process", "(in-process)", error=p.stderr[-400:]))
+    return out
+
+
 def bench_synthetic(env: dict, runs: int, work: Path, sizes: list[str]) -> list[Timing]:
     out = []
     for size in sizes:
@@ -305,6 +462,9 @@ def markdown(timings: list[Timing], info: dict, runs: int) -> str:
         ok = all(t.peak_rss_mb <= MEMORY_LIMIT_MB for t in big)
         lines += ["", f"50k-bin model memory: {max(t.peak_rss_mb for t in big):.0f} MB "
                       f"({'within' if ok else '**above**'} {MEMORY_LIMIT_MB:.0f} MB)."]
+    small = small_summary(timings)
+    if small:
+        lines += ["", *small]
     failed = [t for t in timings if t.error]
     if failed:
         lines += ["", "Failures:"] + [f"- {t.name}: {t.error}" for t in failed]
@@ -315,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=None, help="timed runs per command (default 5; --quick: 3)")
     ap.add_argument("--quick", action="store_true", help="3 runs, synthetic models 1k and 10k only")
-    ap.add_argument("--only", action="append", choices=["startup", "cases", "lumi", "toys", "hybrid", "synthetic"],
+    ap.add_argument("--only", action="append", choices=["startup", "small", "cases", "lumi", "toys", "hybrid", "synthetic", "pyhf"],
                     help="run only these suites (repeatable)")
     ap.add_argument("--case", action="append", help="only these reference cases (repeatable)")
     ap.add_argument("--sizes", default=None, help="synthetic models, comma separated (default 1k,10k,50k)")
@@ -328,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in sizes if s not in SYNTHETIC]
     if unknown:
         ap.error(f"unknown synthetic size(s) {unknown}; known: {', '.join(SYNTHETIC)}")
-    suites = set(a.only or ["startup", "cases", "lumi", "toys", "hybrid", "synthetic"])
+    suites = set(a.only or ["startup", "cases", "lumi", "toys", "hybrid", "synthetic", "pyhf"])
 
     # the console scripts next to this interpreter come first, like in an activated venv
     env = dict(os.environ)
@@ -347,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"median of {runs} runs after a warm-up; peak RSS of the process tree")
         if "startup" in suites:
             timings += bench_startup(env, runs)
+        if "small" in suites:
+            timings += bench_small(env, runs, work)
         if "cases" in suites:
             timings += bench_cases(env, runs, work, set(a.case) if a.case else None)
         if "lumi" in suites:
@@ -357,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
             timings += bench_hybrid(env, runs, work)
         if "synthetic" in suites:
             timings += bench_synthetic(env, runs, a.out, sizes)
+        if "pyhf" in suites:
+            timings += bench_pyhf(env, runs, work)
 
     info = machine()
     report = {"machine": info, "runs": runs, "timings": [t.as_dict() for t in timings]}
@@ -364,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     for stem in (stamp, "latest"):
         (a.out / f"{stem}.json").write_text(json.dumps(report, indent=1) + "\n")
         (a.out / f"{stem}.md").write_text(markdown(timings, info, runs))
+    for line in small_summary(timings):
+        print(line)
     print(f"\nwritten {a.out / (stamp + '.json')} and {a.out / (stamp + '.md')}")
     return 1 if any(t.error for t in timings) else 0
 

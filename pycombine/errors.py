@@ -51,3 +51,7 @@ class OptionError(PyCombineError):
 
 class ModelError(PyCombineError):
     """The statistical model cannot be built or evaluated as requested."""
+
+
+class OutputPathError(PyCombineError):
+    """An output file cannot be written where the options put it (checked before any computation)."""

@@ -55,6 +55,18 @@ def reference_dir() -> Path | None:
     return path if (path / "cases.json").is_file() else None
 
 
+def fuzz_dir() -> Path | None:
+    """The bad-input corpus (``shared/fuzz``: ``repro/<case>/README.txt`` and the judge
+    ``replay.py``) beside the clone or at ``$PYCOMBINE_FUZZ``, or None when it is not on this machine."""
+    env_dir = os.environ.get("PYCOMBINE_FUZZ")
+    path = Path(env_dir) if env_dir else REPO.parent / "shared" / "fuzz"
+    return path if (path / "replay.py").is_file() and (path / "repro").is_dir() else None
+
+
+FUZZ_SKIP_REASON = (
+    "the bad-input corpus is not here: tests read it from ../shared/fuzz beside the clone or from $PYCOMBINE_FUZZ"
+)
+
 REF = reference_dir()
 AVAILABLE = REF is not None
 #: mark for tests (or whole modules, as ``pytestmark``) that need the suite

@@ -519,6 +519,15 @@ def test_combines_other_modules_are_refused(tmp_path, monkeypatch):
     assert "SMHiggsBuilder is not available" in refused(TOY, "pcmodel_builder:model")
 
 
+class _NoRoot:
+    """An import finder that makes ``import ROOT`` fail as where ROOT is not installed."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "ROOT" or name.startswith("ROOT."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
 def test_unsupported_roofit_constructs(tmp_path, monkeypatch):
     write_module(tmp_path, "pcmodel_roofit", '''
         from HiggsAnalysis.CombinedLimit.PhysicsModel import PhysicsModel
@@ -542,6 +551,9 @@ def test_unsupported_roofit_constructs(tmp_path, monkeypatch):
     message = refused(TOY, "pcmodel_roofit:gauss")
     assert "Gaussian::" in message and "expr::" in message and "pcmodel_roofit.py:7" in message
     assert "safe_import" in refused(TOY, "pcmodel_roofit:spline")
+    # as on a machine without ROOT (the test environment may have the PyPI ROOT, for tests of the files)
+    monkeypatch.delitem(sys.modules, "ROOT", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_NoRoot(), *sys.meta_path])
     assert "'ROOT'" in refused(TOY, "pcmodel_roofit:root")
 
 

@@ -337,7 +337,7 @@ def test_saveWithUnc_abbreviation(card):
         p = combine(card.parent, "-M", "FitDiagnostics", "card.txt", "--saveNorm", *extra, "-n", name)
         assert p.returncode == 0, p.stderr[-2000:]
         with uproot.open(card.parent / f"fitDiagnostics{name}.root") as f:
-            h = f["norm_prefit"]
+            h = f["norm_prefit_values"]  # the histogram view beside the RooArgSet norm_prefit
             labels = list(h.axis().labels())
             assert labels[:2] == ["b1/bkg", "b1/sig"]
             np.testing.assert_allclose(h.values()[:2], [5.0, 3.0], rtol=1e-6)

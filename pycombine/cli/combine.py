@@ -148,34 +148,13 @@ def _print_version(ctx, param, value):
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``combine`` console script."""
-    from ..errors import PyCombineError
+    from .errors import run_guarded
 
     args = _old_names(sys.argv[1:] if argv is None else list(argv))
-    debug = "--debug" in args
     cmd = build_command()
-    try:
+
+    def run():
         _check_method(args, cmd)
-        cmd.main(args=args, prog_name="combine", standalone_mode=False)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.ClickException as e:
-        click.echo(f"Error: {e.format_message()}", err=True)
-        click.echo("Use combine --help to get a list of all the allowed options", err=True)
-        sys.exit(1)
-    except click.exceptions.Abort:
-        sys.exit(1)
-    except PyCombineError as e:
-        if debug:
-            raise
-        sys.stdout.flush()
-        click.echo(f"Error: {e}", err=True)
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
-    except Exception as e:  # a bug of ours: still no traceback unless asked for
-        if debug:
-            raise
-        sys.stdout.flush()
-        click.echo(f"Internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", err=True)
-        sys.exit(1)
+        return cmd.main(args=args, prog_name="combine", standalone_mode=False)
+
+    run_guarded(run, args, usage_hint="Use combine --help to get a list of all the allowed options")

@@ -61,32 +61,8 @@ def build_command() -> click.Command:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``text2workspace.py`` console script."""
-    from ..errors import PyCombineError
+    from .errors import run_guarded
 
     args = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in args
-    try:
-        build_command().main(args=args, prog_name="text2workspace.py", standalone_mode=False)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.ClickException as e:
-        click.echo(f"Error: {e.format_message()}", err=True)
-        click.echo("Use text2workspace.py --help to get the list of options", err=True)
-        sys.exit(1)
-    except click.exceptions.Abort:
-        sys.exit(1)
-    except PyCombineError as e:
-        if debug:
-            raise
-        sys.stdout.flush()
-        click.echo(f"Error: {e}", err=True)
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
-    except Exception as e:  # a bug of ours: still no traceback unless asked for
-        if debug:
-            raise
-        sys.stdout.flush()
-        click.echo(f"Internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", err=True)
-        sys.exit(1)
+    run_guarded(lambda: build_command().main(args=args, prog_name="text2workspace.py", standalone_mode=False), args,
+                usage_hint="Use text2workspace.py --help to get the list of options")

@@ -7,6 +7,7 @@ flattened into a list of :class:`Statement` (keyword, tokens, line) for the read
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -71,31 +72,55 @@ def _to_statements(tree, line_offset: int) -> list[Statement]:
     return out
 
 
-def _split_sections(text: str) -> tuple[str, str, int]:
-    """Split at the first ``rate`` line: (header text, systematics text, number of header lines)."""
-    lines = text.split("\n")
-    for i, line in enumerate(lines):
+#: body lines parsed per call of the Lark parser: statements reach the reader chunk by chunk, so a
+#: bad line is refused without parsing the lines after its chunk
+BODY_CHUNK_LINES = 2000
+
+
+def _header_text(lines: list[str]) -> tuple[str, int]:
+    """The header (up to and including the first ``rate`` line) for the parser, and its line count.
+
+    Lines whose first token is not a header keyword are ignored by Combine; they are blanked here
+    (keeping the line numbers) so that a long free-text preamble costs nothing to parse.
+    """
+    from .source import HEADER_KEYWORDS
+
+    out = []
+    for line in lines:
         first = line.split(None, 1)[:1]
-        if first == ["rate"]:
-            header = "\n".join(lines[: i + 1]) + "\n"
-            body = "\n".join(lines[i + 1 :])
-            if not body.endswith("\n"):
-                body += "\n"
-            return header, body, i + 1
-    header = text if text.endswith("\n") else text + "\n"
-    return header, "", len(lines)
+        key = first[0] if first else None
+        out.append(line if key in HEADER_KEYWORDS else "")
+        if key == "rate":
+            break
+    return "\n".join(out) + "\n", len(out)
 
 
-def tokenize(text: str) -> tuple[list[Statement], list[Statement]]:
-    """Parse datacard text into (header statements, systematics statements)."""
+def _parse(parser, text: str, start: str, line_offset: int):
     import lark
 
-    header, body, n_header = _split_sections(text)
-    parser = _parser()
     try:
-        head = _to_statements(parser.parse(header, start="header"), 0)
-        tail = _to_statements(parser.parse(body, start="body"), n_header) if body.strip() else []
+        return parser.parse(text, start=start)
     except lark.exceptions.UnexpectedInput as exc:  # pragma: no cover - the grammar accepts any line
         line = getattr(exc, "line", None)
-        raise DatacardError(f"cannot parse this line ({exc.__class__.__name__})", line=line) from None
-    return head, tail
+        raise DatacardError(f"cannot parse this line ({exc.__class__.__name__})",
+                            line=None if line is None else line + line_offset) from None
+
+
+def _body_statements(lines: list[str], first: int) -> Iterator[Statement]:
+    parser = _parser()
+    for c in range(first, len(lines), BODY_CHUNK_LINES):
+        chunk = "\n".join(lines[c : c + BODY_CHUNK_LINES]) + "\n"
+        if chunk.strip():
+            yield from _to_statements(_parse(parser, chunk, "body", c), c)
+
+
+def tokenize(text: str) -> tuple[list[Statement], Iterator[Statement]]:
+    """Parse datacard text into (header statements, systematics statements).
+
+    The systematics statements come lazily, :data:`BODY_CHUNK_LINES` lines at a time, in file
+    order; line numbers are those of the whole file.
+    """
+    lines = text.split("\n")
+    header, n_header = _header_text(lines)
+    head = _to_statements(_parse(_parser(), header, "header", 0), 0)
+    return head, _body_statements(lines, n_header)

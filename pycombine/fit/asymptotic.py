@@ -72,6 +72,10 @@ def f32(x: float) -> float:
 
 
 # ---------------------------------------------------------------------- interface
+#: every this many steps the stepping search checks that it can still reach the crossing
+FLATNESS_CHECK = 100
+
+
 @dataclass
 class PoiFit:
     """One fit of a :class:`ProfileNLL`: the minimum and the parameter state it left."""
@@ -246,6 +250,7 @@ def find_crossing(nll: ProfileNLL, state: Any, poi: PoiRange, r_lo: float, r_hi:
         stride = r_cross
         overstepped = False
         there = None
+        last_here = -math.inf
         while r_err > accuracy(r_cross):
             steps += 1
             if steps > settings.max_crossing_steps:
@@ -275,6 +280,17 @@ def find_crossing(nll: ProfileNLL, state: Any, poi: PoiRange, r_lo: float, r_hi:
                 trace(2, f"At r = {r_cross:f}:\tdelta(nll) = {here - nll0:.5f}")
             if abs(here - threshold) < tol:
                 break
+            if not overstepped and steps % FLATNESS_CHECK == 0:
+                # a profile that hardly rises with r (a free normalisation absorbs the signal)
+                # would take every remaining step in vain: say so now
+                gained = here - last_here
+                if not gained > 0 or (threshold - here) / gained * FLATNESS_CHECK > settings.max_crossing_steps - steps:
+                    out.message = (f"no crossing found: the profiled likelihood rises too slowly with r to reach "
+                                   f"the crossing within {settings.max_crossing_steps} steps (at r = {r_cross:g}, "
+                                   f"delta(nll) = {here - nll0:.3g})")
+                    found = False
+                    break
+                last_here = here
             if here < threshold:
                 if (threshold - here) < 0.5 * abs(threshold - there):
                     stride *= 0.5
@@ -397,6 +413,8 @@ class ObservedLimit:
     messages: list[str] = field(default_factory=list)  # lines Combine prints on stdout
     #: --singlePoint: the five expected CLs values (quantile, value)
     expected_cls: list[tuple[float, float]] = field(default_factory=list)
+    #: --singlePoint: (q_mu on the data, q_A on the Asimov dataset) at the point
+    q_values: tuple[float, float] | None = None
 
 
 class _ClsEvaluator:
@@ -475,6 +493,7 @@ def observed_limit(data: ProfileNLL, asimov: ProfileNLL, start: Any, poi: PoiRan
 
     if single_point is not None:
         value = cls_at(single_point)
+        res.q_values = cls_at.last_q
         q_a = cls_at.last_q[1]
         for q in QUANTILES:
             n = norm_quantile(q)

@@ -4,7 +4,11 @@ The likelihood supplies its analytic gradient; the Hessian given to Minuit is th
 difference of that gradient (one gradient call per free parameter instead of Minuit's n^2
 function calls). Combine's conventions are kept: errordef 0.5, strategy 1 and tolerance 0.1 by
 default (Migrad stops when EDM < 0.002 * tol * errordef), the NLL is offset by its value at the
-starting point (``--cminSetZeroPoint``), and a failed Migrad is retried with strategy 2.
+starting point (``--cminSetZeroPoint``), and a failed Migrad is retried with strategy 2, then
+with Minuit's numerical derivatives (where the NLL has kinks: template bins at their floor). The
+fit status is Migrad's, as Combine's; Hesse sets the covariance. A fit whose NLL is not finite is
+never converged. "Wide" models (many more free parameters than bins) are minimised by Newton steps
+with a diagonal-plus-low-rank Hessian (:class:`pycombine.fit.newton.LowRankHessian`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..model.compile import CompiledModel
+from ..model.hessian import is_wide
 from ..model.likelihood import BAD_NLL, Dataset, Likelihood
 
 #: The Hessian is the finite difference of the analytic gradient (exact, what Minuit's Hesse
@@ -22,6 +27,9 @@ from ..model.likelihood import BAD_NLL, Dataset, Likelihood
 #: below this work estimate; above it the analytic Gauss-Newton matrix (pycombine.model.hessian).
 #: Deterministic (no timing), so results do not depend on the machine.
 EXACT_HESSIAN_MAX_WORK = 2_000_000
+#: a failed Migrad is retried with Minuit's numerical derivatives (2n NLL evaluations per
+#: gradient) up to this many free parameters
+NUMERICAL_FALLBACK_MAX_FREE = 400
 
 
 def _nnz(matrix) -> int:
@@ -228,10 +236,11 @@ class Fitter:
         x0 = self.lik.bb_values(x0)
         if free.size == 0:
             val = self.lik.nll(x0)
-            return FitResult(x0, val, 0, True, free, np.zeros(m.P), np.zeros((0, 0)), 0.0, 1)
+            ok = bool(val < BAD_NLL and np.isfinite(val))
+            return FitResult(x0, val, 0 if ok else 4, ok, free, np.zeros(m.P), np.zeros((0, 0)), 0.0, 1)
         limits = self.limits(state, free)
         z0 = np.clip(x0[free], [l for l, _ in limits], [h for _, h in limits])
-        if self.options.newton and not use_exact_hessian(m, free.size):
+        if self.options.newton and (not use_exact_hessian(m, free.size) or is_wide(m, free.size)):
             # large models: Newton steps with the analytic Gauss-Newton Hessian converge in a few
             # iterations where Migrad needs O(n) gradients and O(n^3) internal algebra
             res = self._newton(x0, free, limits)
@@ -245,16 +254,41 @@ class Fitter:
             mn2 = self._run_migrad(obj, np.array(mn.values), limits, np.array(mn.errors), 2)
             if mn2.valid or mn2.fval < mn.fval:
                 mn = mn2
+        numerical = self.options.retries and free.size <= NUMERICAL_FALLBACK_MAX_FREE
+        if numerical and not mn.valid:
+            # the analytic gradient jumps where a morphed template bin meets its 1e-9 floor (a kink
+            # of the NLL, often right at the minimum) and Migrad's EDM then never reaches its goal;
+            # Combine's Minuit differentiates numerically, over steps that straddle such kinks:
+            # so does this last attempt, from where the others stopped
+            mn3 = self._run_migrad(obj, np.array(mn.values), limits, np.array(mn.errors), self.options.strategy,
+                                   numerical=True)
+            if mn3.valid or mn3.fval < mn.fval:
+                mn = mn3
+        # the fit status is Migrad's (Combine's RooFitResult::status is the minimisation's); Hesse,
+        # which re-estimates the EDM, only sets the covariance and its quality
+        status, valid = self._status(mn)
         if hesse:
-            try:
-                mn.hesse()
-            except Exception:  # pragma: no cover - numerical trouble: keep Migrad's matrix
-                pass
-        return self._result(mn, obj, free)
+            self._hesse(mn)
+            if numerical and valid and mn.fmin is not None and mn.fmin.is_above_max_edm:
+                # Hesse's exact matrix puts the EDM above Migrad's estimate (again a kink near the
+                # minimum): go on with numerical derivatives, keep that if it is lower
+                mn4 = self._run_migrad(obj, np.array(mn.values), limits, np.array(mn.errors), self.options.strategy,
+                                       numerical=True)
+                if mn4.valid and mn4.fval < mn.fval:
+                    mn = mn4
+                    status, valid = self._status(mn)
+                    self._hesse(mn)
+        return self._result(mn, obj, free, status, valid)
+
+    @staticmethod
+    def _hesse(mn) -> None:
+        try:
+            mn.hesse()
+        except Exception:  # pragma: no cover - numerical trouble: keep Migrad's matrix
+            pass
 
     def _newton(self, x0: np.ndarray, free: np.ndarray, limits) -> FitResult | None:
-        from ..model.hessian import gauss_newton_hessian
-        from .newton import newton_minimize
+        from .newton import covariance_of, gauss_newton, newton_minimize
 
         lik = self.lik
         lo = np.array([l for l, _ in limits], dtype=float)
@@ -264,18 +298,15 @@ class Fitter:
             val, g, _ = lik.evaluate(x, grad=True)
             return val, g[free]
 
-        out = newton_minimize(value_and_grad, lambda x: gauss_newton_hessian(lik, x, free), x0, free, lo, hi,
+        out = newton_minimize(value_and_grad, lambda x: gauss_newton(lik, x, free), x0, free, lo, hi,
                               edm_goal=0.1 * 0.002 * self.options.tolerance * 0.5, max_iter=80, bfgs=True)
         if out is None:
             return None
         m = self.model
         x = lik.bb_values(out.x)
-        try:
-            c = np.linalg.inv(out.hessian)
-        except np.linalg.LinAlgError:
-            c = np.linalg.pinv(out.hessian)
+        var, c = covariance_of(out.hessian)
         errors = np.zeros(m.P)
-        errors[free] = np.sqrt(np.maximum(np.diag(c), 0.0))
+        errors[free] = np.sqrt(np.maximum(var, 0.0))
         return FitResult(x, out.nll, 0, True, free, errors, c, out.edm, out.evaluations, None)
 
     def step_sizes(self, state: ParameterState, free: np.ndarray) -> np.ndarray:
@@ -287,7 +318,7 @@ class Fitter:
         x[free] = z
         return x
 
-    def _run_migrad(self, obj: _Objective, z0, limits, steps, strategy: int):
+    def _run_migrad(self, obj: _Objective, z0, limits, steps, strategy: int, numerical: bool = False):
         """Migrad with the analytic gradient and a Hessian that survives Minuit2's transform.
 
         Minuit2 maps a user Hessian to its internal (sine/sqrt-transformed) coordinates as
@@ -327,7 +358,7 @@ class Fitter:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "hessian overrides g2": Minuit2 still asks for G2
-            mn = Minuit(fcn, z0, grad=obj.grad, g2=g2, hessian=hessian)
+            mn = Minuit(fcn, z0) if numerical else Minuit(fcn, z0, grad=obj.grad, g2=g2, hessian=hessian)
         mn.errordef = Minuit.LIKELIHOOD
         mn.limits = limits
         mn.errors = steps
@@ -344,11 +375,9 @@ class Fitter:
             pass
         return mn
 
-    def _result(self, mn, obj: _Objective, free: np.ndarray) -> FitResult:
-        m = self.model
-        z = np.array(mn.values)
-        x = self.lik.bb_values(obj.full(z))
-        val = self.lik.nll(x)
+    @staticmethod
+    def _status(mn) -> tuple[int, bool]:
+        """(Minuit-like status, valid) of a Migrad result."""
         fmin = mn.fmin
         valid = bool(mn.valid)
         status = 0 if valid else 4
@@ -356,6 +385,21 @@ class Fitter:
             status = 1
         if fmin is not None and fmin.is_above_max_edm:
             status = 3
+        return status, valid
+
+    def _result(self, mn, obj: _Objective, free: np.ndarray, status: int | None = None,
+                valid: bool | None = None) -> FitResult:
+        m = self.model
+        z = np.array(mn.values)
+        x = self.lik.bb_values(obj.full(z))
+        val = self.lik.nll(x)
+        fmin = mn.fmin
+        if status is None:
+            status, valid = self._status(mn)
+        if not (val < BAD_NLL and np.isfinite(val)):
+            # the minimum is not a point where the likelihood is defined (NaN/inf expectations, a
+            # formula outside its domain): never a converged fit, whatever Minuit says
+            valid, status = False, 4
         errors = np.zeros(m.P)
         cov = None
         if mn.covariance is not None:

@@ -26,7 +26,7 @@ from ..model.likelihood import BAD_NLL
 class NewtonResult:
     x: np.ndarray  # full parameter vector at the minimum
     nll: float
-    hessian: np.ndarray  # Hessian of the free parameters at (or near) the minimum
+    hessian: "np.ndarray | LowRankHessian"  # Hessian of the free parameters at (or near) the minimum
     edm: float
     evaluations: int
 
@@ -43,6 +43,104 @@ def _cholesky_solve(A: np.ndarray, g: np.ndarray) -> np.ndarray:
     from scipy.linalg import cho_factor, cho_solve
 
     return cho_solve(cho_factor(A, check_finite=False), g, check_finite=False)
+
+
+class LowRankHessian:
+    """``H = diag(d) + V diag(c) V^T`` with few columns: the Hessian of a "wide" model (thousands of
+    constrained nuisances acting on a few bins), solved by the Woodbury identity in O(n r^2)
+    instead of O(n^3), and stored in O(n r) instead of O(n^2).
+
+    Parameters without a constraint (the POIs, rateParams) have ``d = 0``; they get ``d = 1`` and a
+    column ``e_k`` with ``c = -1`` that takes it back, so that ``diag(d)`` stays invertible. BFGS
+    corrections add two columns each (at most :attr:`MAX_COLUMNS` in all).
+    """
+
+    #: BFGS corrections kept at most (each costs two columns in every solve)
+    MAX_UPDATES = 12
+
+    def __init__(self, d: np.ndarray, V: np.ndarray, c: np.ndarray, base_columns: int | None = None):
+        self.d, self.V, self.c = d, V, c
+        self.base_columns = V.shape[1] if base_columns is None else base_columns
+        self._cache: tuple[bytes, float, tuple] | None = None
+
+    @classmethod
+    def from_factors(cls, diag: np.ndarray, U: np.ndarray) -> "LowRankHessian":
+        """``diag(diag) + U U^T``."""
+        d = np.array(diag, dtype=float)
+        zero = ~(d > 1e-12 * max(1.0, float(np.max(d, initial=0.0))))
+        d[zero] = 1.0
+        E = np.zeros((d.size, int(zero.sum())))
+        E[np.nonzero(zero)[0], np.arange(E.shape[1])] = 1.0
+        V = np.hstack([U, E])
+        c = np.concatenate([np.ones(U.shape[1]), -np.ones(E.shape[1])])
+        return cls(d, V, c)
+
+    @property
+    def size(self) -> int:
+        return self.d.size
+
+    def matvec(self, v: np.ndarray) -> np.ndarray:
+        return self.d * v + self.V @ (self.c * (self.V.T @ v))
+
+    def _parts(self, inact: np.ndarray | None, mu: float):
+        key = b"" if inact is None else np.packbits(inact).tobytes()
+        if self._cache is not None and self._cache[0] == key and self._cache[1] == mu:
+            return self._cache[2]
+        d = (self.d if inact is None else self.d[inact]) + mu
+        V = self.V if inact is None else self.V[inact]
+        DV = V / d[:, None]
+        K = np.diag(1.0 / self.c) + V.T @ DV
+        self._cache = (key, mu, (d, V, DV, K))
+        return d, V, DV, K
+
+    def solve(self, g: np.ndarray, inact: np.ndarray | None = None, mu: float = 0.0) -> np.ndarray:
+        """``(H + mu)^-1 g`` restricted to the ``inact`` parameters (LinAlgError if singular)."""
+        d, V, DV, K = self._parts(inact, mu)
+        y = np.linalg.solve(K, V.T @ (g / d))
+        return g / d - DV @ y
+
+    def inverse_diag(self) -> np.ndarray:
+        """The diagonal of ``H^-1`` (parabolic variances)."""
+        d, V, DV, K = self._parts(None, 0.0)
+        return 1.0 / d - np.einsum("ij,ij->i", DV @ np.linalg.inv(K), DV)
+
+    def dense(self) -> np.ndarray:
+        return np.diag(self.d) + (self.V * self.c) @ self.V.T
+
+    def dense_inverse(self) -> np.ndarray:
+        """``H^-1`` as a dense matrix, by the Woodbury identity (O(n^2 r))."""
+        d, V, DV, K = self._parts(None, 0.0)
+        out = -(DV @ np.linalg.inv(K)) @ DV.T
+        out[np.diag_indices_from(out)] += 1.0 / d
+        return out
+
+    def updated(self, sv: np.ndarray, yv: np.ndarray, sy: float) -> "LowRankHessian":
+        """The BFGS correction ``H + y y^T / s.y - (H s)(H s)^T / s.H.s`` (self when full)."""
+        if self.V.shape[1] + 2 > self.base_columns + 2 * self.MAX_UPDATES:
+            return self
+        Hs = self.matvec(sv)
+        sHs = float(sv @ Hs)
+        if not sHs > 0:
+            return self
+        return LowRankHessian(self.d, np.hstack([self.V, yv[:, None], Hs[:, None]]),
+                              np.concatenate([self.c, [1.0 / sy, -1.0 / sHs]]), self.base_columns)
+
+
+def low_rank_step(H: LowRankHessian, g: np.ndarray, inact: np.ndarray) -> tuple[np.ndarray, bool] | None:
+    """:func:`newton_step` for a :class:`LowRankHessian`: a descent step, damped where needed."""
+    if g.size == 0 or not np.any(g):
+        return np.zeros_like(g), False
+    scale = max(float(np.max(np.abs(H.d[inact]))), 1e-12)
+    mu = 0.0
+    for _ in range(8):
+        try:
+            step = -H.solve(g, inact, mu)
+        except (np.linalg.LinAlgError, ValueError):
+            step = None
+        if step is not None and np.all(np.isfinite(step)) and float(g @ step) < 0:
+            return step, mu > 1e-6 * scale
+        mu = 1e-8 * scale if mu == 0 else 100.0 * mu
+    return None
 
 
 def newton_step(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, bool] | None:
@@ -75,7 +173,7 @@ def newton_minimize(
     edm_goal: float = 1e-5,
     max_iter: int = 40,
     max_refresh: int = 3,
-    H: np.ndarray | None = None,
+    H: "np.ndarray | LowRankHessian | None" = None,
     bfgs: bool = False,
 ) -> NewtonResult | None:
     """Minimise over ``x[free]`` (bounds ``lo``/``hi`` for the free ones) by projected Newton.
@@ -99,7 +197,10 @@ def newton_minimize(
     for _ in range(max_iter):
         active = ((z <= lo) & (g > 0)) | ((z >= hi) & (g < 0))
         inact = ~active
-        step = newton_step(H[np.ix_(inact, inact)], g[inact])
+        if isinstance(H, LowRankHessian):
+            step = low_rank_step(H, g[inact], inact)
+        else:
+            step = newton_step(H[np.ix_(inact, inact)], g[inact])
         d = np.zeros_like(z)
         edm = np.nan
         damped = False
@@ -143,11 +244,44 @@ def newton_minimize(
             yv = gn - g
             sy = float(sv @ yv)
             if sy > 1e-12 * float(np.linalg.norm(sv) * np.linalg.norm(yv)):
-                Hs = H @ sv
-                sHs = float(sv @ Hs)
-                if sHs > 0:
-                    H = H + np.outer(yv, yv) / sy - np.outer(Hs, Hs) / sHs
+                if isinstance(H, LowRankHessian):
+                    H = H.updated(sv, yv, sy)
+                else:
+                    Hs = H @ sv
+                    sHs = float(sv @ Hs)
+                    if sHs > 0:
+                        H = H + np.outer(yv, yv) / sy - np.outer(Hs, Hs) / sHs
         x, z, f, g = xn, zn, fn, gn
         last_edm = edm
         since += 1
     return None
+
+
+def gauss_newton(lik, theta: np.ndarray, free: np.ndarray):
+    """The Gauss-Newton Hessian of the free parameters: a :class:`LowRankHessian` for wide models
+    (:func:`pycombine.model.hessian.is_wide`), else the dense matrix."""
+    from ..model.hessian import gauss_newton_factors, gauss_newton_hessian, is_wide
+
+    if is_wide(lik.m, free.size):
+        parts = gauss_newton_factors(lik, theta, free)
+        if parts is not None:
+            return LowRankHessian.from_factors(*parts)
+    return gauss_newton_hessian(lik, theta, free)
+
+
+def covariance_of(H) -> tuple[np.ndarray, np.ndarray | None]:
+    """(variances, dense covariance or None) of the inverse of a Hessian (dense or low-rank; the
+    dense covariance of a low-rank one only up to 3000 parameters)."""
+    if isinstance(H, LowRankHessian):
+        try:
+            if H.size > 3000:
+                return H.inverse_diag(), None
+            c = H.dense_inverse()
+            return np.diag(c).copy(), c
+        except np.linalg.LinAlgError:
+            H = H.dense()
+    try:
+        c = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        c = np.linalg.pinv(H)
+    return np.diag(c), c

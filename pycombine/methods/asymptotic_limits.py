@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import OptionError
+from ..errors import ModelError, OptionError
 from ..fit.asymptotic import (
     AsymptoticSettings,
     ExpectedLimits,
@@ -24,8 +24,7 @@ from ..fit.asymptotic import (
     observed_limit,
 )
 from ..fit.minimize import free_indices
-from ..fit.newton import newton_minimize
-from ..model.hessian import gauss_newton_hessian
+from ..fit.newton import gauss_newton, newton_minimize
 from .base import ToyOutcome, limit_row
 
 RUN_CHOICES = ("both", "observed", "expected", "blind")
@@ -177,7 +176,7 @@ class ModelNLL:
         by BFGS updates. It costs one Jacobian, where differences of the gradient would cost one
         NLL evaluation per free parameter; the profile fits only need it to converge, the limits
         depend on the minima alone."""
-        return gauss_newton_hessian(self.fitter.lik, x, self._free)
+        return gauss_newton(self.fitter.lik, x, self._free)
 
     def _newton(self, x: np.ndarray, r: float) -> PoiFit | None:
         """Conditional minimum at r by projected Newton steps (pycombine.fit.newton), reusing the
@@ -343,9 +342,11 @@ def run(session) -> int:
         err(f"Warning: AsymptoticLimits: {res.failed_fits} of {res.fits} fits did not converge "
             "(Minuit status not 0/1); the limits may be inaccurate")
     if res.error:
-        err(f"Caught exception {res.error}")
-    else:
-        print_block(res)
+        # Combine prints "Caught exception ..." and exits 0 with an empty tree; a run on the data
+        # that produced no limit is an error here (exit 1, no output file), naming the cause
+        what = "the Asimov data set (-t -1)" if i_toy == -1 else "the observed data"
+        raise ModelError(f"AsymptoticLimits failed on {what} of {session.spec.path or 'the model'}: {res.error}")
+    print_block(res)
     tree = session.limit_tree()
     extra = {}
     if single is not None:

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import ModelError, OptionError
 from ..fit.scan import LimitSafeFitter, Profiler
+from ..model.likelihood import poisson_terms
 from ..outputs.console import cpp
 from ..outputs.limit_tree import LimitRow, LimitTree
 from .base import ToyOutcome, parse_assignments
@@ -155,8 +156,9 @@ def saturated_statistic(session, data, out: Callable[[str], None] | None = None)
         sat[bb] = data.glob[bb]
     n = np.nan_to_num(data.counts)
     active = _active_bins(model, sat)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(n > 0, n - n * np.log(np.where(n > 0, n, 1.0)), 0.0)
+    # the likelihood's Poisson terms with the expectation equal to the data (zero in the form the
+    # likelihood uses; written through the same function so the two cannot drift apart)
+    terms = poisson_terms(n, n, n > 0)
     cval, _ = prof.lik._constraints(sat, False)
     nll_saturated = float(np.sum(terms[active])) + float(cval)
     # Combine takes the NLL where the minimiser stopped, converged or not: so do we (with a warning)

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compile import AMC_LIN, AMC_LOG, COUNT, FLOOR, TH1_LIN, TH1_LOG, CompiledModel
+from .compile import AMC_LIN, AMC_LOG, COUNT, FLOOR, TH1_LIN, TH1_LOG, CompiledModel, entry_factor_layers, product_of_others
 from .interpolation import asym_factor_log, smooth_step
-from .likelihood import BAD_NLL, Likelihood
+from .likelihood import BAD_NLL, Likelihood, poisson_terms
 
 #: incidence matrices up to this many elements are dense (fast matmul); larger ones are sparse
 DENSE_MAX = 2_000_000
@@ -120,7 +120,7 @@ class BatchModel:
             A += self.sym_sum(theta[:, k] * logk)
         _s, k, lo, hi = m.asym
         if self.asym_sum is not None:
-            val, _ = asym_factor_log(theta[:, k], lo, hi)
+            val, _ = asym_factor_log(theta[:, k], lo, hi, m.asym_code)
             A += self.asym_sum(val)
         N = m.sample_norm * np.exp(A)
         if m.fac.shape[1]:
@@ -160,6 +160,8 @@ class BatchModel:
         e, par, n0 = m.pp_pois
         if e.size:
             t[:, e] = t[:, e] * theta[:, par] / n0
+            for e2, par2, n2 in m.pp_layers:
+                t[:, e2] = t[:, e2] * theta[:, par2] / n2
         e, par = m.pp_gauss
         if e.size:
             t[:, e] = t[:, e] + theta[:, par] * m.errors[e]
@@ -198,7 +200,7 @@ class BatchModel:
         s, k, lo, hi = m.asym
         use = col[k] >= 0
         if use.any():
-            _v, slope = asym_factor_log(theta[:, k[use]], lo[use], hi[use])
+            _v, slope = asym_factor_log(theta[:, k[use]], lo[use], hi[use], None if m.asym_code is None else m.asym_code[use])
             np.add.at(dlnN, (slice(None), s[use], col[k[use]]), slope)
         dN = N[:, :, None] * dlnN  # (n, S, F)
         if m.fac.shape[1]:
@@ -229,7 +231,14 @@ class BatchModel:
         if e.size or eg.size:
             dt = np.zeros((n, m.E, F))
             tt = t.copy()
-            if e.size:
+            if e.size and m.pp_layers:
+                layers = entry_factor_layers(m, theta)
+                tt = t * product_of_others(layers, -1)
+                for j, (ej, pj, nj) in enumerate([m.pp_pois, *m.pp_layers]):
+                    use = col[pj] >= 0
+                    others = product_of_others(layers, j)
+                    dt[:, ej[use], col[pj[use]]] += t[:, ej[use]] * others[:, ej[use]] / nj[use]
+            elif e.size:
                 tt[:, e] = t[:, e] * theta[:, par] / n0
                 use = col[par] >= 0
                 dt[:, e[use], col[par[use]]] = t[:, e[use]] / n0[use]
@@ -276,7 +285,7 @@ class BatchModel:
             A += self.sym_sum(theta[:, k] * logk)
         _s, k, lo, hi = m.asym
         if self.asym_sum is not None:
-            val, _ = asym_factor_log(theta[:, k], lo, hi)
+            val, _ = asym_factor_log(theta[:, k], lo, hi, m.asym_code)
             A += self.asym_sum(val)
         return A
 
@@ -343,9 +352,7 @@ class BatchModel:
         active = ~masked
         obs = (n != 0) & active
         bad = (obs & ~(nu > 0)).any(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logterm = np.where(obs, n * np.log(np.where(obs, nu, 1.0)), 0.0)
-        val = np.where(active, nu, 0.0).sum(axis=1) - logterm.sum(axis=1)
+        val = np.where(active, poisson_terms(nu, n, obs), 0.0).sum(axis=1)
         if bb_x is not None:
             val += 0.5 * ((bb_x - glob[:, m.bb_par]) ** 2).sum(axis=1)
         val += self.constraints(theta, glob)

@@ -25,8 +25,9 @@ from .build_binstats import setup_bin_stats
 from .build_channels import build_channels
 from .build_numeric import mass_string
 from .build_parameters import assign_groups, build_parameters
-from .build_templates import TemplateReader, prepare_shapes
+from .build_templates import TemplateReader, check_keyword_values, prepare_shapes
 from .spec import ModelSpec
+from .validate import check_card, check_formulas
 
 __all__ = ["BuildOptions", "build_model", "mass_string"]
 
@@ -60,9 +61,12 @@ def build_model(card: Datacard, options: BuildOptions | None = None) -> ModelSpe
         if options.warn:
             options.warn(msg)
 
+    check_keyword_values(options.keyword_values, card.has_shapes, warn)
     log: list[str] = []
     try:
+        check_card(card)  # the number contract (pycombine.model.validate)
         table = build_parameters(card, physics, options.channel_masks)
+        check_formulas(table)
         shapes = prepare_shapes(card, reader, options.data_name, options.check_norm, warn)
         channels = build_channels(card, reader, physics, table, shapes)
         bb_names = setup_bin_stats(channels, table, log)

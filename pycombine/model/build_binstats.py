@@ -94,7 +94,7 @@ def _bin_pars(ch: ChannelSpec, table: ParameterTable, log: list[str]) -> list[st
             log.append("-" * 60)
             amc.bins.append(BinStat(j, "none"))
             continue
-        n = math.floor(0.5 + sub_sum * sub_sum / (sub_err * sub_err))
+        n = _effective_count(sub_sum, sub_err)
         alpha = valsum[j] / n if n else float("inf")
         log.append("%-10i %-15f %-15f %-30s" % (j, n, math.sqrt(n), "Unweighted events, alpha=%f" % alpha))
         if n <= tau:
@@ -109,7 +109,7 @@ def _bin_pars(ch: ChannelSpec, table: ParameterTable, log: list[str]) -> list[st
                 elif v_p < 0.0:
                     log.append("      %-30s" % "=> Cannot handle negative content, ignore")
                 elif v_p > 0.0 and v_p >= e_p * 0.999:
-                    n_p = math.floor(0.5 + v_p * v_p / (e_p * e_p))
+                    n_p = _effective_count(v_p, e_p)
                     note = "Unweighted events, alpha=%f" % (v_p / n_p)
                     log.append("    %-20s %-15f %-15f %-30s" % ("", n_p, math.sqrt(n_p), note))
                     if n_p <= tau:
@@ -151,6 +151,14 @@ def _bin_pars(ch: ChannelSpec, table: ParameterTable, log: list[str]) -> list[st
             amc.bins.append(BinStat(j, "none"))
         log.append("-" * 60)
     return out
+
+
+def _effective_count(value: float, error: float) -> float:
+    """floor(0.5 + value^2 / error^2), Combine's effective number of unweighted events; inf when
+    the error is so small that the ratio overflows (C++ carries on with inf: so does this)."""
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        x = 0.5 + np.float64(value) * value / (np.float64(error) * error)
+    return float(math.floor(x)) if math.isfinite(x) else math.inf
 
 
 def _bb_gauss(name: str) -> Parameter:

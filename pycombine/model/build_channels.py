@@ -17,6 +17,7 @@ from ..shapes import Template
 from .build_numeric import round_f
 from .build_parameters import ParameterTable
 from .build_templates import NominalShapes, TemplateReader
+from .validate import check_errors, shape_kappa
 from .spec import AutoMCStatsSpec, ChannelSpec, ProcessSpec, ShapeEffect
 
 
@@ -162,6 +163,9 @@ class _ChannelBuilder:
                     f"the template of process '{p}' in channel '{b}' has zero integral",
                     line=self.reader.shape_line(b, p).line,
                 )
+            if self_norm:  # autoMCStats: the bin errors enter the model
+                check_errors(tmpl.errors, f"the template of '{p}' in channel '{b}' ({tmpl.source})",
+                             self.reader.shape_line(b, p).line)
             spec.template = _pad(tmpl.values, nbins)
             spec.errors = _pad(tmpl.errors, nbins)
             spec.integral = tmpl.integral
@@ -219,7 +223,8 @@ class _ChannelBuilder:
                 k_up = up.integral / tmpl.integral
                 k_down = down.integral / tmpl.integral
                 if not (abs(k_up - 1) < 1e-3 and abs(k_down - 1) < 1e-3):
-                    kappa = (round_f(k_down**v), round_f(k_up**v))
+                    what = f"shape systematic '{s.name}' of '{p}' in '{b}'"
+                    kappa = (round_f(shape_kappa(k_down, v, what, s.line)), round_f(shape_kappa(k_up, v, what, s.line)))
             spec.shapes.append(
                 ShapeEffect(s.name, float(v), _pad(up.values, nbins), _pad(down.values, nbins),
                             up.integral, down.integral, kappa, s.line)

@@ -31,7 +31,14 @@ def tmath_poisson(x: float, par: float) -> float:
         return math.exp(-par)
     if par <= 0:
         return 0.0
-    return math.exp(x * math.log(par) - math.lgamma(x + 1.0) - par)
+    if x <= 1e6:
+        log_p = x * math.log(par) - math.lgamma(x + 1.0) - par
+    else:
+        # huge counts (gmN N = 1e20): the form above is a difference of huge terms that loses every
+        # digit; Stirling's series in terms of par/x keeps them
+        log_p = x * math.log(par / x) + (x - par) - 0.5 * math.log(2.0 * math.pi * x) - 1.0 / (12.0 * x)
+    # where C++ would overflow to inf Python raises: the callers only compare the value with 1e-12
+    return math.inf if log_p > 700.0 else math.exp(log_p)
 
 
 def mass_string(mass: float) -> str:

@@ -16,9 +16,32 @@ from typing import Callable
 import numpy as np
 
 from ..datacard.model import Datacard, ShapeLine
-from ..errors import DatacardError, ShapeError
+from ..errors import DatacardError, OptionError, ShapeError
 from ..shapes import ShapeFiles, Template
 from .build_numeric import mass_string
+from .validate import check_resolved, check_template
+
+
+#: the words of a shapes line that combine fills in itself
+PROTECTED_KEYWORDS = ("PROCESS", "CHANNEL", "SYSTEMATIC", "MASS")
+
+
+def check_keyword_values(keyword_values, has_shapes: bool, warn: Callable[[str], None]) -> None:
+    """``--keyword-value`` items must be ``WORD=VALUE`` with one '=' and a word of the user's.
+
+    As in Combine, only a card with shapes lines (whose file and object names the keywords fill in)
+    refuses the others; for a counting card an item without '=' is ignored with a warning.
+    """
+    for kv in keyword_values:
+        if not has_shapes:
+            if "=" not in kv:
+                warn(f"Warning: --keyword-value {kv}: no value found for the keyword (use WORD=VALUE); it is ignored")
+            continue
+        if kv.count("=") != 1:
+            raise OptionError(f"--keyword-value {kv!r}: no value found for the keyword (use --keyword-value WORD=VALUE)")
+        if kv.partition("=")[0] in PROTECTED_KEYWORDS:
+            raise OptionError(f"--keyword-value {kv!r}: ${kv.partition('=')[0]} is filled in by combine itself "
+                              f"(reserved: {', '.join('$' + w for w in PROTECTED_KEYWORDS)})")
 
 
 class TemplateReader:
@@ -101,6 +124,10 @@ class TemplateReader:
             tmpl = source.get(obj)
         except ShapeError as err:
             raise err.located(line=sl.line)
+        if tmpl is not None:
+            check_template(tmpl, data=False, line=sl.line,
+                           what=f"the {'template ' + repr(syst) if syst else 'template'} of '{process}' in channel "
+                                f"'{channel}' ({obj!r} in {file_string!r})")
         if tmpl is None:
             if optional:
                 self._cache[key] = None
@@ -150,6 +177,9 @@ def prepare_shapes(
             tmpl = reader.template(b, p) if card.has_shapes else None
             if p == data_name:
                 data[b] = tmpl
+                if tmpl is not None:
+                    check_template(tmpl, data=True, what=f"the data of channel '{b}' ({tmpl.source})",
+                                   line=reader.shape_line(b, p).line)
             else:
                 nominal[(b, p)] = tmpl
             if tmpl is None or tmpl.integral == 0:
@@ -188,6 +218,7 @@ def prepare_shapes(
                     bkg[:n] += t.values[:n] > 0
             for i in np.nonzero((d.values > 0) & (bkg == 0))[0]:
                 warn(f"Channel {b} has bin {i + 1} filled in data but empty in all backgrounds")
+    check_resolved(card)
     binned_sizes = [t.nbins for t in list(nominal.values()) + list(data.values()) if t is not None]
     max_bins = max(binned_sizes) if binned_sizes else 0
     return NominalShapes(nominal, data, max_bins)

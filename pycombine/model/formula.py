@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import cmath
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -104,9 +105,20 @@ class Formula:
         self._code = _compile(self.expression, self.args)
 
     def value(self, values) -> float:
-        """Evaluate with ``values[i]`` the value of ``args[i]``."""
-        z = eval(self._code, {"__builtins__": {}, **_FUNCTIONS}, {"p": [complex(v) for v in values]})
-        return float(complex(z).real)
+        """Evaluate with ``values[i]`` the value of ``args[i]``; NaN where the expression is undefined
+        (division by zero, log of 0, overflow), as RooFormulaVar gives inf/NaN there: the
+        likelihood then treats the point as invalid (:data:`pycombine.model.likelihood.BAD_NLL`)."""
+        return self.evaluate(values)[0]
+
+    def evaluate(self, values) -> tuple[float, str]:
+        """(value, why it is undefined or ''): :meth:`value` with the reason of a NaN."""
+        try:
+            z = complex(eval(self._code, {"__builtins__": {}, **_FUNCTIONS}, {"p": [complex(v) for v in values]}))
+        except (ArithmeticError, ValueError) as exc:
+            return math.nan, str(exc) or type(exc).__name__
+        if z.imag != 0.0:  # real arguments, complex value: log or sqrt of a negative number, ...
+            return math.nan, "outside its domain (log, sqrt or power of a negative number)"
+        return float(z.real), ""
 
     def values(self, columns) -> np.ndarray:
         """Evaluate for many points at once: ``columns[i]`` is an array of values of ``args[i]``."""
@@ -124,8 +136,11 @@ class Formula:
         for i in range(len(base)):
             p = list(base)
             p[i] = complex(p[i].real, h)
-            z = eval(self._code, {"__builtins__": {}, **_FUNCTIONS}, {"p": p})
-            out[i] = complex(z).imag / h
+            try:
+                z = eval(self._code, {"__builtins__": {}, **_FUNCTIONS}, {"p": p})
+                out[i] = complex(z).imag / h
+            except (ArithmeticError, ValueError):
+                out[i] = math.nan
         return out
 
 

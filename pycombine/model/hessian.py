@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compile import AMC_LIN, AMC_LOG, FLOOR, TH1_LIN, TH1_LOG, CompiledModel
+from .compile import AMC_LIN, AMC_LOG, FLOOR, TH1_LIN, TH1_LOG, CompiledModel, entry_factor_layers, product_of_others
 from .interpolation import asym_factor_log, smooth_step
 from .likelihood import Likelihood
 
@@ -37,7 +37,7 @@ def normalisation_jacobian(lik: Likelihood, theta: np.ndarray, state) -> tuple[n
         S_list.append(s), K_list.append(k), V_list.append(N[s] * logk)
     s, k, lo, hi = m.asym
     if s.size:
-        _, dval = asym_factor_log(theta[k], lo, hi)
+        _, dval = asym_factor_log(theta[k], lo, hi, m.asym_code)
         S_list.append(s), K_list.append(k), V_list.append(N[s] * dval)
     if m.fac.shape[1]:
         vals = lik._factor_values(state.x_ext)
@@ -142,7 +142,10 @@ def channel_jacobians(lik: Likelihood, theta: np.ndarray):
     state, _, tc = lik.forward(theta)
     mult = np.ones(m.E)
     e_p, par_p, n0_p = m.pp_pois
-    if e_p.size:
+    layers = entry_factor_layers(m, theta) if m.pp_layers else None
+    if layers is not None:
+        mult = product_of_others(layers, -1)
+    elif e_p.size:
         mult[e_p] = theta[par_p] / n0_p
     # every contribution as (entry, parameter, value); the normalisation part is kept as
     # (sample, parameter, dN) and expanded per channel as outer products
@@ -151,7 +154,10 @@ def channel_jacobians(lik: Likelihood, theta: np.ndarray):
     if m.M:
         ent_parts.append(_morph_derivatives(lik, theta, state, tc, mult))
     Ne = state.N[m.entry_sample]
-    if e_p.size:
+    if layers is not None:
+        for j, (ej, pj, nj) in enumerate([m.pp_pois, *m.pp_layers]):
+            ent_parts.append((ej, pj, Ne[ej] * state.t[ej] * product_of_others(layers, j)[ej] / nj))
+    elif e_p.size:
         ent_parts.append((e_p, par_p, Ne[e_p] * state.t[e_p] / n0_p))
     e_g, par_g = m.pp_gauss
     if e_g.size:
@@ -173,7 +179,7 @@ def channel_jacobians(lik: Likelihood, theta: np.ndarray):
     for ci, ch in enumerate(m.channels):
         sel_e = ent_c == ci
         sel_n = n_c == ci
-        params = np.unique(np.concatenate([ent_k[sel_e], k_n[sel_n]]))
+        params = _unique(np.concatenate([ent_k[sel_e], k_n[sel_n]]))
         if params.size == 0:
             continue
         block = np.zeros((ch.nbins, params.size))
@@ -185,7 +191,7 @@ def channel_jacobians(lik: Likelihood, theta: np.ndarray):
         if sel_n.any():
             # normalisations: per sample an outer product (its templates) x (its dN/dtheta row)
             ss, kk, vv = s_n[sel_n], np.searchsorted(params, k_n[sel_n]), v_n[sel_n]
-            for smp in np.unique(ss):
+            for smp in _unique(ss):
                 mine = ss == smp
                 row = np.bincount(kk[mine], weights=vv[mine], minlength=params.size)  # duplicates summed
                 e0, e1 = sample_starts[smp], sample_starts[smp + 1]
@@ -217,7 +223,7 @@ def constraint_hessian_diag(lik: Likelihood, theta: np.ndarray) -> np.ndarray:
                 s = 0.5 * (1.0 + np.tanh(0.5 * z))
                 h[idx] += kk * kk * s * (1.0 - s)
     if m.bb_bin.size:
-        explicit = ~lik.analytic_bb | lik.pinned
+        explicit = np.logical_or(not lik.analytic_bb, lik.pinned)  # analytic_bb is a bool: ~True is -2
         if np.any(explicit):
             h[m.bb_par[explicit]] += 1.0
     return h
@@ -279,3 +285,52 @@ def bin_jacobian(lik: Likelihood, theta: np.ndarray) -> tuple[np.ndarray, object
     for blk in blocks:
         J[blk.bins.start : blk.bins.stop, blk.params] = blk.block
     return J, state
+
+
+#: a model is "wide" when it has many more free parameters than bins: thousands of systematics on
+#: a counting experiment. Its Gauss-Newton matrix is a diagonal (the constraints) plus a matrix of
+#: rank at most the number of bins, which :func:`gauss_newton_factors` returns as such
+WIDE_MIN_FREE = 300
+
+
+def is_wide(model: CompiledModel, n_free: int) -> bool:
+    """Whether fits over ``n_free`` parameters should use the diagonal-plus-low-rank Hessian."""
+    return n_free >= WIDE_MIN_FREE and 4 * model.B <= n_free
+
+
+def gauss_newton_factors(lik: Likelihood, theta: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The Gauss-Newton matrix of :func:`gauss_newton_hessian` as ``diag(d) + U U^T`` (``U``: free
+    parameters x bins), without forming the dense matrix; None where that form does not hold
+    (explicit BB-lite parameters couple to their bins beyond it)."""
+    m = lik.m
+    if m.bb_bin.size and not np.all(lik.analytic_bb & ~lik.pinned):
+        return None
+    blocks, state = channel_jacobians(lik, theta)
+    nu = state.nu
+    active = ~lik._masked_bins()
+    w = np.where(active & lik.has_obs & (nu > 0), lik.n / np.maximum(nu, 1e-300) ** 2, 0.0)
+    if m.bin_amc.any():
+        pre = state.mu + state.sigma * state.bb_x
+        w = np.where(m.bin_amc & (pre < FLOOR), 0.0, w)
+    if m.bb_bin.size:
+        jb = m.bb_bin
+        w[jb] = w[jb] / (1.0 + w[jb] * state.sigma[jb] ** 2)
+    pos = np.full(m.P, -1, dtype=int)
+    pos[free] = np.arange(free.size)
+    U = np.zeros((free.size, m.B))
+    for blk in blocks:
+        keep = pos[blk.params] >= 0
+        if keep.any():
+            rows = blk.block[:, keep] * np.sqrt(w[blk.bins])[:, None]
+            U[np.ix_(pos[blk.params[keep]], np.arange(blk.bins.start, blk.bins.stop))] = rows.T
+    used = np.any(U != 0.0, axis=0)
+    return constraint_hessian_diag(lik, theta)[free], U[:, used]
+
+
+def _unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)`` (sorted distinct values) without np.unique, whose first call imports numpy.ma
+    (~20 ms of every command's start-up, numpy >= 2)."""
+    a = np.sort(np.asarray(a).ravel())
+    if a.size == 0:
+        return a
+    return a[np.concatenate(([True], a[1:] != a[:-1]))]

@@ -9,7 +9,8 @@ nuisances):
    floors and normalisations per template group;
 4. per-entry yields, per-process autoMCStats modifiers, bin sums;
 5. Barlow-Beeston-lite parameters profiled in closed form per bin (autoMCStats);
-6. Poisson terms per bin plus constraint terms.
+6. Poisson terms per bin (:func:`poisson_terms`, zero where the expectation equals the data)
+   plus constraint terms.
 
 The gradient runs the same steps backwards. Only differences of NLL values are meaningful, as
 in Combine (spec §3.8): constants such as ln n! are left out.
@@ -22,10 +23,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .compile import AMC_LIN, AMC_LOG, COUNT, FLOOR, TH1_LIN, TH1_LOG, CompiledModel
+from .compile import AMC_LIN, AMC_LOG, COUNT, FLOOR, TH1_LIN, TH1_LOG, CompiledModel, entry_factor_layers, product_of_others
 from .interpolation import asym_factor_log, smooth_step
 
 BAD_NLL = 9e9  # Combine's CachingNLL returns this for a bin with data and no expectation
+
+
+def poisson_terms(nu: np.ndarray, n: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    """The Poisson NLL term of each bin: ``nu - n - n ln(nu / n)`` where events are observed
+    (``obs``), ``nu`` elsewhere; any shape (one dataset or a batch).
+
+    Up to the constant ``sum(n - n ln n)`` of the dataset this is ``nu - n ln nu``; written as
+    ``n (x - log1p(x))`` with ``x = (nu - n) / n`` it is zero where ``nu = n`` and keeps its digits
+    with large yields: with 1e15 events ``nu - n ln nu`` is ~3e16, whose last bit is worth 4 units
+    of NLL, more than every difference a limit or fit depends on.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nn = np.where(obs, n, 1.0)
+        x = np.where(obs, (nu - n) / nn, 0.0)
+        return np.where(obs, nn * (x - np.log1p(x)), nu)
 
 
 @dataclass
@@ -111,7 +127,7 @@ class Likelihood:
         slope = None
         s, k, lo, hi = m.asym
         if s.size:
-            val, slope = asym_factor_log(theta[k], lo, hi)
+            val, slope = asym_factor_log(theta[k], lo, hi, m.asym_code)
             A += np.bincount(s, weights=val, minlength=m.S)
         N = m.sample_norm * np.exp(A)
         if m.fac.shape[1]:
@@ -164,6 +180,8 @@ class Likelihood:
             tt = t.copy()
             if e.size:
                 tt[e] = t[e] * theta[par] / n0
+                for e2, par2, n2 in m.pp_layers:
+                    tt[e2] = tt[e2] * theta[par2] / n2
             if eg.size:
                 tt[eg] = t[eg] + theta[parg] * m.errors[eg]
         Ne = N[m.entry_sample]
@@ -230,19 +248,19 @@ class Likelihood:
         active = ~masked
         obs = self.has_obs & active
         bad = obs & ~(nu > 0)
-        if bad.any():
+        if bad.any() or not np.all(np.isfinite(nu)):
             # no expectation where data exist: Combine's channel NLL jumps to 9e9
             if grad:
                 return BAD_NLL, np.zeros(m.P), state
             return BAD_NLL, None, state
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logterm = np.where(obs, n * np.log(np.where(obs, nu, 1.0)), 0.0)
-        val = float(np.sum(np.where(active, nu, 0.0)) - np.sum(logterm))
+        val = float(np.sum(np.where(active, poisson_terms(nu, n, obs), 0.0)))
         if m.bb_bin.size:
             gx = self.data.glob[m.bb_par]
             val += 0.5 * float(np.sum((state.bb_x[m.bb_bin] - gx) ** 2))
         cval, cgrad = self._constraints(theta, grad)
         val += cval
+        if not math.isfinite(val):  # e.g. a constraint evaluated outside its domain
+            return BAD_NLL, (np.zeros(m.P) if grad else None), state
         if not grad:
             return val, None, state
         g = cgrad
@@ -283,7 +301,7 @@ class Likelihood:
             sig_e = state.sigma[m.entry_bin]
             contrib = np.where(self._bb_entry & (sig_e > 0), w_sigma[m.entry_bin] * Ne * m.errors**2 / np.where(sig_e > 0, sig_e, 1.0), 0.0)
             w_N += np.bincount(m.entry_sample, weights=contrib, minlength=m.S)
-            explicit = ~self.analytic_bb | self.pinned
+            explicit = np.logical_or(not self.analytic_bb, self.pinned)  # analytic_bb is a bool: ~True is -2
             if np.any(explicit):
                 gx = self.data.glob[m.bb_par]
                 gb = w_nu[jb] * state.sigma[jb] + (theta[m.bb_par] - gx)
@@ -294,7 +312,13 @@ class Likelihood:
         eg, parg = m.pp_gauss
         if e.size or eg.size:
             w_t = w_tt.copy()
-            if e.size:
+            if e.size and m.pp_layers:
+                layers = entry_factor_layers(m, theta)
+                w_t = w_tt * product_of_others(layers, -1)
+                for j, (ej, pj, nj) in enumerate([m.pp_pois, *m.pp_layers]):
+                    others = product_of_others(layers, j)
+                    np.add.at(g, pj, w_tt[ej] * state.t[ej] * others[ej] / nj)
+            elif e.size:
                 w_t[e] = w_tt[e] * theta[par] / n0
                 np.add.at(g, par, w_tt[e] * state.t[e] / n0)
             if eg.size:
@@ -418,7 +442,7 @@ class Likelihood:
             A += np.bincount(s, weights=theta[k] * logk, minlength=m.S)
         s, k, lo, hi = m.asym
         if s.size:
-            val, _ = asym_factor_log(theta[k], lo, hi)
+            val, _ = asym_factor_log(theta[k], lo, hi, m.asym_code)
             A += np.bincount(s, weights=val, minlength=m.S)
         return A
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import sys
 
-from ..errors import OptionError
+from ..errors import OptionError, OutputPathError
 from ..methods import METHODS, method_module
+from ..outputs.limit_tree import output_filename
+from ..outputs.paths import check_output_path
 from .loading import load
 from .options import RunOptions, datacard_path, runtime_define_lines
+from .validate_options import validate_options
 
 
 def random_seed() -> int:
@@ -32,18 +35,43 @@ def banner(opts: RunOptions, random: bool = False) -> None:
         print(f">>> Random number generator seed is {opts.seed}")
 
 
+def output_files(opts: RunOptions, method) -> list[tuple[str, str]]:
+    """(path, what) of every file the run writes: the ``higgsCombine*.root`` file, and the method's
+    own files (a method module may list them with ``output_files(opts)``)."""
+    name = output_filename(opts.name, opts.method, opts.mass, getattr(opts, "keyword_value", ()), opts.seed,
+                           int(getattr(opts, "toys", 0) or 0), getattr(opts, "save_toys", False))
+    files = [(name, "output file")]
+    extra = getattr(method, "output_files", None)
+    if extra is not None:
+        files += [(p, f"{opts.method} output file") for p in extra(opts)]
+    return files
+
+
+def check_output_paths(opts: RunOptions, method) -> None:
+    """Every output file can be written (directory exists and accepts files, legal name, no
+    directory in the way): :class:`~pycombine.errors.OutputPathError` otherwise."""
+    for path, what in output_files(opts, method):
+        try:
+            check_output_path(path, what)
+        except OutputPathError as err:
+            if "/" in (opts.name or ""):
+                raise OutputPathError(f"{err} (-n {opts.name!r}: a '/' in the name makes a directory part)") from None
+            raise
+
+
 def run_combine(opts: RunOptions) -> int:
     """Run one combine command line; returns the exit status."""
     path = datacard_path(opts)
     if opts.method not in METHODS:
         raise OptionError(f"Unsupported method: {opts.method} (supported: {', '.join(METHODS)})")
     method = method_module(opts.method)
+    validate_options(opts)  # the values no method can compute on (NaN, reversed ranges, ...)
     method.check_options(opts)  # option errors before any output, like Combine's applyOptions
-    if opts.seed == -1:
+    random = opts.seed == -1
+    if random:
         opts.seed = random_seed()
-        banner(opts, random=True)
-    else:
-        banner(opts)
+    check_output_paths(opts, method)  # before any computation: a run must be able to write its result
+    banner(opts, random=random)
     for line in method.option_messages(opts):
         print(line)
     print(f">>> Method used is {opts.method}")

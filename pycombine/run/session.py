@@ -21,6 +21,7 @@ from ..fit.minimize import Fitter, MinimizerOptions, ParameterState
 from ..model.compile import CompiledModel
 from ..model.likelihood import Dataset, Likelihood
 from ..model.spec import ModelSpec
+from ..model.validate import check_initial_likelihood
 from ..outputs.limit_tree import LimitTree, output_filename
 from .loading import load
 from .options import RunOptions, runtime_define
@@ -79,6 +80,9 @@ class Session:
         self._pool = None
         self._asimov: Dataset | None = None  # the -t -1 dataset, made once
         self._apply_options()
+        # the number contract at run time: every fit starts where the likelihood is defined
+        check_initial_likelihood(self.model, self.model.data if self.model.has_data else np.zeros(self.model.B),
+                                 self.state.values, spec.path)
 
     def map_tasks(self, func, tasks) -> list:
         """``[func(t) for t in tasks]`` on the run's worker processes (``--parallel``; one per core by
@@ -367,6 +371,10 @@ class Session:
             self.state.values = res.values.copy()
         has = ~np.isnan(glob)
         glob[has] = self.state.values[has]
+        m = self.model
+        hf = m.gamma_idx[m.gamma_aux_offset > 0]  # HistFactory shapesys: the observable is gamma*tau + 1
+        if hf.size:
+            glob[hf] = self.state.values[hf] / m.gamma_scale[m.gamma_aux_offset > 0] + 1.0
         return self.asimov(self.state.values, glob)
 
     # ------------------------------------------------------------------ fitting

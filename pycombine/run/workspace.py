@@ -465,7 +465,15 @@ def text2workspace(card: str, values: dict, given: Iterable[str] = (), out: Call
     err = err or (lambda m: sys.stderr.write(m + "\n"))
     for note in t2w_option_notes(given):
         err(note)
+    mass = values.get("mass")
+    if mass is not None and not math.isfinite(float(mass)):
+        raise OptionError(f"-m/--mass {mass}: must be a finite number")
     settings = Settings.from_values(values)
+    target = values.get("out") or default_output(card)
+    if not values.get("just_check_physics_model"):
+        from ..outputs.paths import check_output_path
+
+        check_output_path(target, "workspace file")  # before the card is built
     if values.get("just_check_physics_model"):
         from ..datacard import parse_datacard_text
         from ..datacard.source import read_text
@@ -475,7 +483,6 @@ def text2workspace(card: str, values: dict, given: Iterable[str] = (), out: Call
             out(line)
         out("Model is OK")
         return 0
-    target = values.get("out") or default_output(card)
     _card, spec, ws = build_text_card(card, settings, warn=err)
     for line in spec.build_log:
         out(line)
@@ -492,7 +499,11 @@ def t2w_settings_for_combine(text: str, mass: float, mass_string: str, keyword_v
     overrides); notes on options without effect go to stderr."""
     import shlex
 
-    values, given, positional = parse_t2w_arguments(shlex.split(text or ""), where="--text2workspace")
+    try:
+        tokens = shlex.split(text or "")
+    except ValueError as exc:  # unbalanced quotes
+        raise OptionError(f"--text2workspace {text!r}: cannot split it into arguments ({exc})") from None
+    values, given, positional = parse_t2w_arguments(tokens, where="--text2workspace")
     if positional:
         raise OptionError(f"--text2workspace: unexpected argument {positional[0]!r} (the datacard is combine's)")
     for note in t2w_option_notes(given):

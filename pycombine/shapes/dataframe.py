@@ -25,6 +25,9 @@ import numpy as np
 from ..errors import ShapeError
 from .template import Template
 
+#: packages pandas needs for some formats (a missing one is named in the error)
+OPTIONAL_PACKAGES = ("pyarrow", "fastparquet", "tables", "openpyxl", "lxml", "bs4", "html5lib", "xlrd")
+
 DATAFRAME_EXTENSIONS = (".csv", ".json", ".html", ".pkl", ".xlsx", ".h5", ".parquet", ".feather")
 
 
@@ -108,6 +111,15 @@ def _read_with_pandas(filepath: str, ext: str, inner: str) -> _Table:
     return _from_pandas(df)
 
 
+def _is_pickle(path: str) -> bool:
+    """Pickles of protocol 2 and later (every pandas version) start with the PROTO opcode 0x80."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(1) == b"\x80"
+    except OSError:
+        return True  # let the reader report it
+
+
 class DataFrameSource:
     """One table file, loaded once."""
 
@@ -117,16 +129,37 @@ class DataFrameSource:
         ext = os.path.splitext(filepath)[1]
         if not os.path.exists(filepath):
             raise ShapeError(f"cannot open table file {filepath!r}: no such file")
+        if ext == ".pkl" and not _is_pickle(filepath):
+            raise ShapeError(f"cannot read table {filepath!r}: not a pickle file (it does not start with a pickle "
+                             "header; a .pkl table must be written by pandas' to_pickle)")
         try:
             self.table = _read_csv(filepath) if ext == ".csv" else _read_with_pandas(filepath, ext, inner)
         except ShapeError:
             raise
         except ImportError as exc:
-            raise ShapeError(f"reading {filepath!r} needs an optional package: {exc}") from None
+            if (exc.name or "").split(".")[0] in OPTIONAL_PACKAGES:
+                raise ShapeError(f"reading {filepath!r} needs an optional package: {exc}") from None
+            # pickle imports the module a damaged or foreign file names: not a missing package
+            raise ShapeError(f"cannot read table {filepath!r}: not a valid {ext[1:]} file") from None
         except Exception as exc:
-            raise ShapeError(f"cannot read table {filepath!r}: {exc}") from None
+            raise ShapeError(f"cannot read table {filepath!r}: {' '.join(str(exc).split())[:200]}") from None
         self._cache: dict[str, Template | None] = {}
         self._by_prefix: dict[int, dict[tuple, list[int]]] = {}
+
+    def _numbers(self, column: str, positions: list[int]) -> np.ndarray:
+        """The selected rows of a value column as float64; a cell that is not a number is refused
+        with its row (counted from 1 after the header)."""
+        values = np.asarray(self.table.columns[column])[positions]
+        try:
+            return np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            for pos, v in zip(positions, values):
+                try:
+                    float(v)
+                except (TypeError, ValueError):
+                    raise ShapeError(f"table {self.path!r}, data row {pos + 1}: the {column} cell {v!r} is not a "
+                                     "number") from None
+            raise  # pragma: no cover - some cell failed above
 
     def _row_index(self, k: int) -> dict[tuple, list[int]]:
         """Row positions grouped by the values of the first ``k`` index levels (built once per k).
@@ -179,11 +212,13 @@ class DataFrameSource:
             self._cache[object_name] = None
             return None
         # rows in table order, exactly as pandas' .loc on the leading index levels returns them
-        sum_w = np.asarray(table.columns[columns[0]], dtype=np.float64)[positions]
-        sum_ww = np.asarray(table.columns[columns[1]], dtype=np.float64)[positions]
+        sum_w = self._numbers(columns[0], positions)
+        sum_ww = self._numbers(columns[1], positions)
         # Combine fills a TH1F: contents become float32, and rate -1 / normalisation kappas are
         # the (double) integral of that TH1F, i.e. of the float32-rounded contents.
         contents = sum_w.astype(np.float32)
-        tmpl = Template.from_contents(contents, np.sqrt(sum_ww), f"{self.path}:{object_name}")
+        with np.errstate(invalid="ignore"):  # a negative sum_ww gives NaN: refused where errors are used
+            errors = np.sqrt(sum_ww)
+        tmpl = Template.from_contents(contents, errors, f"{self.path}:{object_name}")
         self._cache[object_name] = tmpl
         return tmpl

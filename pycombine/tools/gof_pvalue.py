@@ -46,6 +46,15 @@ def _limit_rows(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             a = f["limit"].arrays(["limit", "iToy", "quantileExpected"], library="np")
     except FileNotFoundError:
         raise OptionError(f"{path}: file not found") from None
+    except OptionError:
+        raise
+    except Exception as exc:  # uproot: not a ROOT file, damaged file, no such branches
+        from ..shapes.root import root_read_error
+
+        reason = root_read_error(path, exc)
+        if reason.startswith("damaged") and isinstance(exc, (KeyError, ValueError)):
+            reason = "its 'limit' tree lacks the limit/iToy/quantileExpected branches of a combine output"
+        raise OptionError(f"{path}: cannot read it as a combine output file: {reason}") from None
     return a["limit"].astype(float), a["iToy"].astype(int), a["quantileExpected"].astype(float)
 
 

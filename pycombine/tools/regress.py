@@ -24,6 +24,8 @@ come from: ``limit[q=0.500]`` (limit tree row by quantileExpected), ``deltaNLL[3
 
 from __future__ import annotations
 
+from ..errors import OptionError
+
 import json
 import os
 import re
@@ -160,11 +162,22 @@ def tolerance_for(name: str, overrides: dict[str, dict[str, float]]) -> dict[str
 
 # --------------------------------------------------------------------------- running
 def load_manifest(path: Path) -> dict:
-    if path.suffix == ".json":
-        return json.loads(path.read_text())
+    """The manifest at ``path`` (JSON or TOML); one-line errors for a missing or malformed file."""
     import tomllib
 
-    return tomllib.loads(path.read_text())
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise OptionError(f"{path}: no such manifest file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OptionError(f"{path}: cannot read the manifest ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise OptionError(f"{path}: not a valid {'JSON' if path.suffix == '.json' else 'TOML'} manifest ({exc})") from None
+    if not isinstance(data, dict):
+        raise OptionError(f"{path}: a manifest must be a table of cases, not a {type(data).__name__}")
+    return data
 
 
 def run_case(case: dict, manifest_dir: Path, cards_root: Path, overrides: dict, env: dict) -> tuple[CaseResult, dict]:
@@ -244,7 +257,11 @@ def regress(manifest_path: str | os.PathLike, update: bool = False, junit: str |
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     results = []
-    for case in manifest.get("case", manifest.get("cases", [])):
+    cases = manifest.get("case", manifest.get("cases", []))
+    for k, case in enumerate(cases if isinstance(cases, list) else [cases]):
+        if not isinstance(case, dict) or not {"name", "command"} <= set(case):
+            raise OptionError(f"{manifest_path}: case {k + 1} needs at least a 'name' and a 'command'")
+    for case in cases:
         if only and case["name"] not in only:
             continue
         res, got = run_case(case, mdir, cards_root, overrides, env)

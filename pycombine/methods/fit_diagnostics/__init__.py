@@ -49,6 +49,7 @@ __all__ = [
     "FitDiagnosticsResult",
     "fit_diagnostics",
     "fit_diagnostics_path",
+    "output_files",
     "check_options",
     "option_messages",
     "run",
@@ -68,6 +69,13 @@ def fit_diagnostics_path(session, opt: FitDiagnosticsOptions) -> str:
     else:
         base += ".root"
     return os.path.join(opt.out, base)
+
+
+def output_files(opts) -> list[str]:
+    """The ``fitDiagnostics*.root`` file of a run (without the ``--X-rtd longName`` tags), for the
+    check of output paths before any computation."""
+    opt = FitDiagnosticsOptions.from_opts(opts)
+    return [os.path.join(opt.out, f"fitDiagnostics{opts.name}.root")] if opt.writes_file else []
 
 
 def _run_options(session) -> FitDiagnosticsOptions:

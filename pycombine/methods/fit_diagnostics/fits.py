@@ -67,6 +67,9 @@ class FitDiagnosticsResult:
     #: POI (Err, LoErr, HiErr) of the previous dataset's s+b fit: Combine fills tree_fit_b before
     #: the s+b fit of the current dataset, so these are what its POI error branches hold
     prev_poi_errors: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    #: (loErr, hiErr) of the POI's Minos / robustFit interval before Combine's range-edge rule
+    #: (what the ``err68`` range of ``fit_s`` holds); None where no interval search ran
+    poi_interval: tuple[float, float] | None = None
 
 
 class _Context:
@@ -199,6 +202,7 @@ def fit_diagnostics(session, dataset: Dataset, i_toy: int = 0, options: FitDiagn
         res.b_attempted = True
         fit_b_res, fit_b_final = ctx.fit(st_b, {ir: r_b}, hesse=True)
         fb = ctx.summarize("fit_b", fit_b_final, res.nll0, ok=fit_b_res.valid)
+        fb.start = st_b.values.copy()
         res.fit_b = fb
         if fb.ok:
             if opt.minos == "all":
@@ -223,6 +227,7 @@ def fit_diagnostics(session, dataset: Dataset, i_toy: int = 0, options: FitDiagn
     res.s_attempted = True
     fit_s_res, fit_s_final = ctx.fit(st_s, None, hesse=not opt.no_errors)
     fs = ctx.summarize("fit_s", fit_s_final, res.nll0, ok=fit_s_res.valid)
+    fs.start = st_s.values.copy()
     res.fit_s = fs
     if not fs.ok:
         res.nll_nll0 = -1.0
@@ -238,6 +243,8 @@ def fit_diagnostics(session, dataset: Dataset, i_toy: int = 0, options: FitDiagn
     r_hat = float(fs.values[ir])
     r_err = float(fs.errors[ir])
     lo_err, hi_err = _poi_interval(ctx, st_s, fit_s_res, fs, opt, res)
+    if opt.robust_fit or opt.minos in ("poi", "all"):
+        res.poi_interval = (lo_err, hi_err)
     lo_err, hi_err, max_error, _, _ = range_edge_rule(r_hat, lo_err, hi_err, r_err, r_lo, r_hi)
     res.r, res.r_err, res.lo_err, res.hi_err, res.max_error = r_hat, r_err, lo_err, hi_err, max_error
     if opt.minos == "all":

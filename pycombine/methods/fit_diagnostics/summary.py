@@ -50,6 +50,7 @@ class FitSummary:
     err_lo: np.ndarray | None = None  # (P,) Minos lower errors (negative), nan where not computed
     err_hi: np.ndarray | None = None
     bb_extended: bool = False
+    start: np.ndarray | None = None  # (P,) the values the fit started from (RooFitResult's initial values)
 
     def correlation(self) -> np.ndarray:
         c = self.covariance

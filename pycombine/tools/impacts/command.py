@@ -19,8 +19,17 @@ def run(opts, options: ImpactsOptions, output: str | None = "impacts.json", plot
     from ...run.options import datacard_path
     from ...run.session import Session
 
+    from ...outputs.paths import check_output_path
+    from ...run.validate_options import validate_options
+
     t0 = time.perf_counter()
     path = datacard_path(opts)
+    validate_options(opts)
+    # before any fit: the results must have somewhere to go
+    if output:
+        check_output_path(output, "impacts file (-o)")
+    if plot:
+        check_output_path(plot, "impact plot (--plot)")
     _card, spec = load(path, opts)
     session = Session(spec, opts, out=out)
     result = impacts(session, options=options, out=out)
