@@ -5,6 +5,7 @@
     pycombine regress manifest.toml ...        regression checks for CI
     pycombine gof-pvalue data.root toys*.root  p-value of a goodness-of-fit result
     pycombine plot KIND ...                    plots: impacts, scan1d, limits, gof, scan2d, postfit, pulls
+    pycombine export-pyhf card.txt -o ws.json  the card as a pyhf JSON workspace (HistFactory)
 """
 
 from __future__ import annotations
@@ -142,6 +143,28 @@ def _impacts(**kw) -> None:
 
 
 cli.add_command(_impacts_command())
+
+
+# ---------------------------------------------------------------------------------------- export-pyhf
+@cli.command("export-pyhf")
+@click.argument("card")
+@click.option("-o", "--output", default="workspace.json", show_default=True, help="Write the pyhf workspace here")
+@click.option("-m", "--mass", type=float, default=120.0, show_default=True, help="Mass ($MASS in shapes lines)")
+@click.option("--no-compare", is_flag=True, help="Skip the side-by-side limits and fits of the card and the export")
+@click.option("--keyword-value", multiple=True, help="WORD=VALUE substitutions in the card")
+def export_pyhf(card: str, output: str, mass: float, no_compare: bool, keyword_value: tuple[str, ...]) -> None:
+    """Write CARD as a pyhf JSON workspace (schema 1.0.0) and print how far it is from the card.
+
+    Symmetric lnN and rateParams map exactly (read the file back with normsys interpolation
+    code 1); asymmetric lnN, shape morphing and autoMCStats are approximated and listed. Unless
+    --no-compare, the observed and expected limits and the best fit of r of the card and of the
+    export are printed side by side.
+    """
+    from ..tools.export_pyhf import run
+
+    code = run(card, output, mass=mass, compare=not no_compare, keyword_value=keyword_value, out=click.echo)
+    if code:
+        sys.exit(code)
 
 
 # ---------------------------------------------------------------------------------------- plot

@@ -8,7 +8,8 @@ numbers:
   range [0, 10], start 1 unless the measurement says otherwise.
 * ``normsys``: a normalisation factor interpolated with code 4 (default) or code 1
   (``ProcessSpec.hf_norm``); unit Gaussian constraint, range [-5, 5].
-* ``histosys``: a vertical template morph with smoothing region 1 (code 4p, default; the same
+* ``histosys``: (a normsys and a histosys of the same name share one parameter, HistFactory's
+  OverallSys + HistoSys) a vertical template morph with smoothing region 1 (code 4p, default; the same
   quintic as Combine's) or 0 (code 0, piecewise linear); unit Gaussian constraint, range [-5, 5].
 * ``lumi``: a multiplicative parameter with a Gaussian constraint of the measurement's
   ``auxdata`` and ``sigmas`` (both required, as in pyhf).
@@ -71,7 +72,9 @@ class _Params:
 
     def add(self, name: str, mtype: str, make) -> Parameter:
         if name in self.params:
-            if self.types[name] != mtype:
+            if self.types[name] != mtype and {self.types[name], mtype} != {"normsys", "histosys"}:
+                # normsys + histosys of one name share one unit-Gaussian parameter (HistFactory's
+                # OverallSys + HistoSys, as pyhf does); other pairs are different parameters
                 raise DatacardError(f"invalid pyhf workspace: modifier {name!r} is both {self.types[name]} and {mtype}", self.path)
             return self.params[name]
         p = make()
