@@ -90,7 +90,10 @@ def minimize_batch(bm: BatchModel, counts: np.ndarray, glob: np.ndarray, start: 
     free = np.nonzero(np.asarray(floating, bool) & ~(m.analytic if analytic_bb else np.zeros(m.P, bool)))[0]
     F = free.size
     theta = np.clip(theta, lo, hi)
-    nll = bm.nll(theta, counts, glob, analytic_bb)
+    lo_f, hi_f = lo[:, free], hi[:, free]  # (N, F) ranges of the fitted parameters
+    diag_idx = (slice(None), np.arange(F), np.arange(F))
+    const = bm.constants(glob)  # the same datasets throughout: their constant terms once
+    nll = bm.nll(theta, counts, glob, analytic_bb, const)
     converged = np.zeros(N, dtype=bool)
     if F == 0:
         return BatchFit(_profiled(bm, theta, counts, glob, analytic_bb), nll, np.ones(N, bool), 0)
@@ -103,40 +106,43 @@ def minimize_batch(bm: BatchModel, counts: np.ndarray, glob: np.ndarray, start: 
         if not act.any():
             break
         ia = np.nonzero(act)[0]
-        th = _profiled(bm, theta[ia], counts[ia], glob[ia], analytic_bb)
-        nu, J = _jacobian(bm, th, free, lo[ia], hi[ia])
+        # the datasets still fitted (a view while all are: no copies of the inputs)
+        sel = slice(None) if ia.size == N else ia
+        counts_a, glob_a, const_a = counts[sel], glob[sel], const[sel]
+        th = _profiled(bm, theta[ia], counts_a, glob_a, analytic_bb)
+        nu, J = _jacobian(bm, th, free, hi_f[sel])
         masked = bm.masked_bins(th)
         active = ~masked
-        na = n[ia]
+        na = n[sel]
         with np.errstate(divide="ignore", invalid="ignore"):
             w = np.where(active, 1.0 - np.where(na != 0, na / nu, 0.0), 0.0)  # dNLL/dnu
             c = np.where(active & (na != 0), na / nu**2, 0.0)  # Gauss-Newton weights
-        cg, ch = _constraint_derivatives(m, th, glob[ia])
+        cg, ch = _constraint_derivatives(m, th, glob_a)
         g = np.einsum("nb,nbf->nf", w, J) + cg[:, free]
-        H = np.einsum("nbf,nb,nbg->nfg", J, c, J)
-        H[:, np.arange(F), np.arange(F)] += ch[:, free]
+        H = np.einsum("nbf,nbg->nfg", J * c[:, :, None], J)
+        H[diag_idx] += ch[:, free]
         # projected step: parameters on a bound with the gradient pointing outwards stay there
         x = th[:, free]
-        at_lo = (x <= lo[ia][:, free]) & (g > 0)
-        at_hi = (x >= hi[ia][:, free]) & (g < 0)
-        fixed = at_lo | at_hi
+        xlo, xhi = lo_f[sel], hi_f[sel]
+        fixed = ((x <= xlo) & (g > 0)) | ((x >= xhi) & (g < 0))
         g = np.where(fixed, 0.0, g)
-        H = np.where(fixed[:, :, None] | fixed[:, None, :], 0.0, H)
-        diag = np.einsum("nff->nf", H).copy()
-        diag = np.where(fixed, 1.0, np.maximum(diag, 1e-12))
-        H[:, np.arange(F), np.arange(F)] = diag
-        eye = np.eye(F)
-        A = H + (lam[ia, None] * diag)[:, :, None] * eye
+        rows = np.nonzero(fixed.any(axis=1))[0]
+        if rows.size:
+            fr = fixed[rows]
+            H[rows] = np.where(fr[:, :, None] | fr[:, None, :], 0.0, H[rows])
+        diag = np.where(fixed, 1.0, np.maximum(H[diag_idx], 1e-12))
+        H[diag_idx] = diag
+        A = H  # the damped matrix: the diagonal times (1 + lambda)
+        A[diag_idx] += lam[ia, None] * diag
         step = -_solve(A, g, diag)
         # Minuit's EDM, 0.5 g^T H^-1 g, from the step while the damping is small (it is, near the minimum)
         edm_now = np.where(lam[ia] <= 1e-2, -0.5 * np.einsum("nf,nf->n", g, step), np.inf)
         # line search on the exact NLL: the full step first; where it does not lower the NLL,
         # shorter ones (evaluated together)
         old = nll[ia]
-        xlo, xhi = lo[ia][:, free], hi[ia][:, free]
         new_theta = th.copy()
         new_theta[:, free] = np.clip(x + step, xlo, xhi)
-        new_nll = _finite(bm.nll(new_theta, counts[ia], glob[ia], analytic_bb))
+        new_nll = _finite(bm.nll(new_theta, counts_a, glob_a, analytic_bb, const_a))
         best = np.zeros(ia.size, dtype=int)
         retry = np.nonzero(~(new_nll <= old))[0]
         if retry.size:
@@ -145,8 +151,9 @@ def minimize_batch(bm: BatchModel, counts: np.ndarray, glob: np.ndarray, start: 
             cand = np.repeat(th[retry][None], K, axis=0)  # (K, r, P)
             cand[:, :, free] = np.clip(x[retry][None] + alphas[:, None, None] * step[retry][None],
                                        xlo[retry][None], xhi[retry][None])
-            vals = _finite(bm.nll(cand.reshape(K * retry.size, m.P), np.tile(counts[ia][retry], (K, 1)),
-                                  np.tile(glob[ia][retry], (K, 1)), analytic_bb).reshape(K, retry.size))
+            vals = _finite(bm.nll(cand.reshape(K * retry.size, m.P), np.tile(counts_a[retry], (K, 1)),
+                                  np.tile(glob_a[retry], (K, 1)), analytic_bb,
+                                  np.tile(const_a[retry], K)).reshape(K, retry.size))
             k = np.argmin(vals, axis=0)
             new_nll[retry] = vals[k, np.arange(retry.size)]
             new_theta[retry] = cand[k, np.arange(retry.size)]
@@ -171,12 +178,39 @@ def _finite(values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(values), values, np.inf)
 
 
+#: systems up to this size are solved by elimination over the whole batch at once (a few numpy
+#: operations per matrix element, faster than LAPACK's per-matrix calls for small systems)
+SMALL_SYSTEM = 8
+
+
 def _solve(A: np.ndarray, g: np.ndarray, diag: np.ndarray) -> np.ndarray:
-    """A^-1 g for every dataset (a gradient step where A is singular)."""
-    try:
-        x = np.linalg.solve(A, g[:, :, None])[:, :, 0]
-    except np.linalg.LinAlgError:
-        x = g / diag
+    """A^-1 g for every dataset (a gradient step where A is singular).
+
+    The matrices are symmetric and (Gauss-Newton curvature plus Levenberg-Marquardt damping)
+    positive definite, so small ones are solved by Gaussian elimination without pivoting,
+    vectorised over the datasets (the batch axis last, so every operation runs on contiguous rows);
+    a dataset whose elimination breaks down takes the gradient step."""
+    F = A.shape[1]
+    if F <= SMALL_SYSTEM:
+        a = np.ascontiguousarray(np.moveaxis(A, 0, -1))  # (F, F, n)
+        b = np.ascontiguousarray(g.T)  # (F, n)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for k in range(F - 1):
+                f = a[k + 1:, k] / a[k, k]
+                a[k + 1:, k + 1:] -= f[:, None] * a[k, None, k + 1:]
+                b[k + 1:] -= f * b[k]
+            x = np.empty_like(b)
+            for k in range(F - 1, -1, -1):
+                x[k] = (b[k] - (a[k, k + 1:] * x[k + 1:]).sum(axis=0)) / a[k, k]
+        x = x.T
+        bad = ~np.isfinite(x).all(axis=1)
+        if bad.any():
+            x[bad] = g[bad] / diag[bad]
+    else:
+        try:
+            x = np.linalg.solve(A, g[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:
+            x = g / diag
     return np.where(np.isfinite(x), x, 0.0)
 
 
@@ -195,7 +229,7 @@ def _profiled(bm: BatchModel, theta, counts, glob, analytic_bb: bool) -> np.ndar
     return out
 
 
-def _jacobian(bm: BatchModel, theta: np.ndarray, free: np.ndarray, lo, hi):
+def _jacobian(bm: BatchModel, theta: np.ndarray, free: np.ndarray, hi_f: np.ndarray):
     """Expected events (n, B) and their forward-difference Jacobian (n, B, F) in the free parameters
     (BB-lite parameters held at their values in ``theta``).
 
@@ -209,7 +243,7 @@ def _jacobian(bm: BatchModel, theta: np.ndarray, free: np.ndarray, lo, hi):
     F = free.size
     x = theta[:, free]
     h = 1e-6 * np.maximum(np.abs(x), 1.0)
-    h = np.where(x + h <= hi[:, free], h, -h)  # step inwards at an upper bound
+    h = np.where(x + h <= hi_f, h, -h)  # step inwards at an upper bound
     pts = np.repeat(theta[None], F + 1, axis=0)  # (F+1, n, P)
     for j in range(F):
         pts[1 + j, :, free[j]] = x[:, j] + h[:, j]

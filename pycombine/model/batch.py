@@ -20,6 +20,8 @@ costs one more evaluation of a larger batch.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .compile import AMC_LIN, AMC_LOG, COUNT, FLOOR, TH1_LIN, TH1_LOG, CompiledModel, entry_factor_layers, product_of_others
@@ -99,6 +101,7 @@ class BatchModel:
             is_bin[m.bb_bin] = True
             self.bb_entry = is_bin[m.entry_bin]
         self.mask_index = np.array([c.mask_index for c in m.channels], dtype=int)
+        self.entry_is_sample = m.E == m.S and bool((m.entry_sample == np.arange(m.E)).all())
 
     # ------------------------------------------------------------------ forward
     def extend(self, theta: np.ndarray) -> np.ndarray:
@@ -190,41 +193,29 @@ class BatchModel:
         F = free.size
         col = np.full(m.P, -1)
         col[free] = np.arange(F)
-        x_ext = theta
-        N = self.normalisation(theta, x_ext)  # (n, S)
-        dlnN = np.zeros((n, m.S, F))  # d ln N_s / d theta_free
-        s, k, logk = m.sym
-        use = col[k] >= 0
-        if use.any():
-            np.add.at(dlnN, (slice(None), s[use], col[k[use]]), logk[use])
+        N0 = m.sample_norm * np.exp(self._exponent(theta))  # normalisation() without the factors
+        N = N0
+        if m.fac.shape[1]:
+            vals = m.fac_a0 + m.fac_a1 * theta[:, np.maximum(m.fac, 0)]  # (n, S, Fac)
+            N = N0 * vals.prod(axis=2)
+        # d ln N_s / d theta_free: the symmetric lnN part is constant (kept per set of free parameters)
+        dlnN = self._sym_dlnN(free, col)[None]
         s, k, lo, hi = m.asym
         use = col[k] >= 0
         if use.any():
+            dlnN = np.repeat(dlnN, n, axis=0)
             _v, slope = asym_factor_log(theta[:, k[use]], lo[use], hi[use], None if m.asym_code is None else m.asym_code[use])
             np.add.at(dlnN, (slice(None), s[use], col[k[use]]), slope)
         dN = N[:, :, None] * dlnN  # (n, S, F)
         if m.fac.shape[1]:
-            vals = m.fac_a0 + m.fac_a1 * theta[:, np.maximum(m.fac, 0)]  # (n, S, Fac)
             fac_col = np.where(m.fac >= 0, col[np.maximum(m.fac, 0)], -1)
             for j in range(m.fac.shape[1]):
                 sel = np.nonzero(fac_col[:, j] >= 0)[0]
                 if not sel.size:
                     continue
                 others = np.prod(np.delete(vals[:, sel, :], j, axis=2), axis=2)  # (n, sel)
-                base = m.sample_norm[sel] * np.exp(self._exponent(theta)[:, sel])
-                dN[:, sel, fac_col[sel, j]] += base * others * m.fac_a1[sel, j]
-        t = np.broadcast_to(m.base, (n, m.E)).copy()
-        t[:, self.lin] = np.maximum(m.base[self.lin], FLOOR)
-        if m.any_log:
-            t[:, self.log] = np.exp(m.base[self.log])
-        nm = self.norm_mask
-        if nm.any():
-            sums = self.to_sample(np.where(nm, t, 0.0))
-            safe = np.where(sums != 0, sums, 1.0)
-            scale = np.where(sums != 0, m.sample_target / safe, 1.0)
-            t = np.where(nm, t * scale[:, m.entry_sample], t)
-        if self.any_amc_log:
-            t[:, self.amc_log] = np.maximum(t[:, self.amc_log], FLOOR)
+                dN[:, sel, fac_col[sel, j]] += N0[:, sel] * others * m.fac_a1[sel, j]
+        t = np.broadcast_to(self._fixed_templates(), (n, m.E))
         dt = None  # (n, E, F) derivatives of the per-process BB-modified templates
         e, par, n0 = m.pp_pois
         eg, parg = m.pp_gauss
@@ -247,13 +238,21 @@ class BatchModel:
                 use = col[parg] >= 0
                 dt[:, eg[use], col[parg[use]]] = m.errors[eg[use]]
             t = tt
-        Ne = N[:, m.entry_sample]  # (n, E)
-        dNe = dN[:, m.entry_sample, :]  # (n, E, F)
+        if self.entry_is_sample:  # one entry per sample, in order
+            Ne, dNe = N, dN
+        else:
+            Ne = N[:, m.entry_sample]  # (n, E)
+            dNe = dN[:, m.entry_sample, :]  # (n, E, F)
         dy = dNe * t[:, :, None]
         if dt is not None:
             dy += Ne[:, :, None] * dt
         mu = self.to_bin(Ne * t)
-        J = np.stack([self.to_bin(dy[:, :, f]) for f in range(F)], axis=2) if F else np.zeros((n, m.B, 0))
+        if not F:
+            J = np.zeros((n, m.B, 0))
+        elif not self.to_bin.sparse:
+            J = np.einsum("nef,eb->nbf", dy, self.to_bin.mat)
+        else:
+            J = np.stack([self.to_bin(dy[:, :, f]) for f in range(F)], axis=2)
         nu = mu
         if m.bb_bin.size:
             jb = m.bb_bin
@@ -276,6 +275,42 @@ class BatchModel:
             nu = np.where(m.bin_amc, np.maximum(nu, FLOOR), nu)
             J = np.where(low[:, :, None], 0.0, J)
         return nu, J
+
+    def _fixed_templates(self) -> np.ndarray:
+        """(1, E): the fixed templates :meth:`jacobian` uses (models without morphing, whose templates
+        do not depend on the parameters), computed once."""
+        if getattr(self, "_t_fixed", None) is None:
+            m = self.m
+            t = m.base[None].astype(float)
+            t[:, self.lin] = np.maximum(m.base[self.lin], FLOOR)
+            if m.any_log:
+                t[:, self.log] = np.exp(m.base[self.log])
+            nm = self.norm_mask
+            if nm.any():
+                sums = self.to_sample(np.where(nm, t, 0.0))
+                safe = np.where(sums != 0, sums, 1.0)
+                scale = np.where(sums != 0, m.sample_target / safe, 1.0)
+                t = np.where(nm, t * scale[:, m.entry_sample], t)
+            if self.any_amc_log:
+                t[:, self.amc_log] = np.maximum(t[:, self.amc_log], FLOOR)
+            self._t_fixed = t
+        return self._t_fixed
+
+    def _sym_dlnN(self, free: np.ndarray, col: np.ndarray) -> np.ndarray:
+        """(S, F): d ln N_s / d theta_free of the symmetric lnN terms (constant), cached per ``free``."""
+        key = free.tobytes()
+        cache = self.__dict__.setdefault("_sym_cache", {})
+        if key not in cache:
+            m = self.m
+            out = np.zeros((m.S, free.size))
+            s, k, logk = m.sym
+            use = col[k] >= 0
+            if use.any():
+                np.add.at(out, (s[use], col[k[use]]), logk[use])
+            if len(cache) > 64:
+                cache.clear()
+            cache[key] = out
+        return cache[key]
 
     def _exponent(self, theta: np.ndarray) -> np.ndarray:
         m = self.m
@@ -324,11 +359,14 @@ class BatchModel:
         return nu
 
     # ------------------------------------------------------------------ NLL
-    def nll(self, theta: np.ndarray, counts: np.ndarray, glob: np.ndarray, analytic_bb: bool = True) -> np.ndarray:
+    def nll(self, theta: np.ndarray, counts: np.ndarray, glob: np.ndarray, analytic_bb: bool = True,
+            constants: np.ndarray | None = None) -> np.ndarray:
         """NLL of every point on its own dataset: ``theta`` (N, P), ``counts`` (N, B), ``glob`` (N, P).
 
         The same value as ``Likelihood(model, Dataset(counts[i], glob[i]), analytic_bb).nll(theta[i])``,
-        including Combine's 9e9 for data in a bin without expectation.
+        including Combine's 9e9 for data in a bin without expectation. ``constants`` (N,), when
+        given, is :meth:`constants` of ``glob`` (computed once by callers that evaluate the same
+        datasets many times, e.g. the batched fitter).
         """
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         m = self.m
@@ -355,11 +393,20 @@ class BatchModel:
         val = np.where(active, poisson_terms(nu, n, obs), 0.0).sum(axis=1)
         if bb_x is not None:
             val += 0.5 * ((bb_x - glob[:, m.bb_par]) ** 2).sum(axis=1)
-        val += self.constraints(theta, glob)
+        val += self.constraints(theta, glob, constants)
         return np.where(bad, BAD_NLL, val)
 
-    def constraints(self, theta: np.ndarray, glob: np.ndarray) -> np.ndarray:
-        """The constraint terms of every point (Likelihood._constraints, batched)."""
+    def constants(self, glob: np.ndarray) -> np.ndarray:
+        """The parameter-independent part of the constraint terms of each dataset (N,): the
+        ln N! of the Poisson constraints' global observables."""
+        i = self.m.poisson_idx
+        if not i.size:
+            return np.zeros(glob.shape[0])
+        return _lgamma(glob[:, i] + 1.0).sum(axis=1)
+
+    def constraints(self, theta: np.ndarray, glob: np.ndarray, constants: np.ndarray | None = None) -> np.ndarray:
+        """The constraint terms of every point (Likelihood._constraints, batched); ``constants``:
+        :meth:`constants` of ``glob``, when already known."""
         m = self.m
         val = np.zeros(theta.shape[0])
         i = m.gauss_idx
@@ -376,7 +423,7 @@ class BatchModel:
             th, gi = theta[:, i], glob[:, i]
             with np.errstate(divide="ignore", invalid="ignore"):
                 val += (th - np.where(gi != 0, gi * np.log(th), 0.0)).sum(axis=1)
-            val += _lgamma(gi + 1.0).sum(axis=1)
+            val += self.constants(glob) if constants is None else constants
         i = m.gamma_idx
         if i.size:
             th, k = theta[:, i], glob[:, i]
@@ -391,7 +438,15 @@ class BatchModel:
 
 
 def _lgamma(x: np.ndarray) -> np.ndarray:
-    """ln Gamma(x) elementwise (the ln N! constants of Poisson constraints)."""
+    """ln Gamma(x) elementwise (the ln N! constants of Poisson constraints).
+
+    Toys' global observables of Poisson constraints take few distinct (integer) values: those are
+    looked up with math.lgamma (as :class:`Likelihood` computes them), which spares importing
+    scipy.special (0.25 s); scipy's gammaln for many distinct values."""
+    x = np.asarray(x, dtype=float)
+    values, inverse = np.unique(x, return_inverse=True)
+    if values.size <= 4096 and (values > 0).all():
+        return np.array([math.lgamma(v) for v in values])[inverse.reshape(x.shape)]
     from scipy.special import gammaln  # toys and grids only: not on the start-up path
 
-    return gammaln(np.asarray(x, dtype=float))
+    return gammaln(x)

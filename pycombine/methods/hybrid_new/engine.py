@@ -7,7 +7,8 @@ B: a quarter of -T for CLs, all of them with --fullBToys or for two-sigma expect
 none for Pmu and for significances, where only one hypothesis matters), then, when adaptive
 (--clsAcc > 0), more toys while the CLs (or CLs+b) error is at least --clsAcc and, during a
 limit search, CLs is within three errors of the target. Where Combine adds -T toys per round,
-rounds here double the toy count (the same stopping rule, fewer and larger batches).
+rounds here double the toy count (the same stopping rule, fewer and larger batches); the first,
+small rounds are evaluated in one batch and then used one at a time (see SPECULATE).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ EPS = 1e-4
 MAX_TOYS = 2_000_000
 #: toys per task: one batched fit each; fixed, so that results do not depend on --parallel
 CHUNK = 500
+#: the first adaptive rounds of a point are evaluated together up to this many toys (see evaluate)
+SPECULATE = 5000
 
 HYPOTHESIS_STREAM = {"sb": 1, "b": 2}
 
@@ -56,6 +59,7 @@ class PointEvaluator:
     toys_run: int = field(default=0, init=False)
     warnings: list[str] = field(default_factory=list, init=False)
     tests: list[HypoTest] = field(default_factory=list, init=False)  # every point tested, in order
+    _b_fit: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         self.bm = BatchModel(self.session.model)
@@ -92,30 +96,40 @@ class PointEvaluator:
         return t, int(0.25 * t)
 
     def _run_toys(self, test: HypoTest, spec: "_PointSpec", n_sb: int, n_b: int, round_: int) -> None:
-        """Draw and evaluate toys. Each chunk of CHUNK toys has its own random stream, so the toys do
-        not depend on how the work is shared; each worker process fits its share of the chunks in
-        one batch (a batch's fits are independent of each other, so the results do not either)."""
+        """Draw and evaluate the toys of one round and add them to ``test``."""
+        (q_sb, q_b), = self._toys(spec, [(n_sb, n_b, round_)])
+        test.append(q_sb, q_b)
+        self.toys_run += n_sb + n_b
+
+    def _toys(self, spec: "_PointSpec", rounds: list[tuple[int, int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The test statistics (S+B, B) of the toys of each round ``(n_sb, n_b, round)``, all evaluated in
+        one batch. Each chunk of CHUNK toys has its own random stream, so the toys do not depend on how
+        the work is shared or batched; each worker process fits its share of the chunks in one batch
+        (a batch's fits are independent of each other, so the results do not either)."""
         chunks = []
-        for which, n in (("sb", n_sb), ("b", n_b)):
-            for start in range(0, n, CHUNK):
-                key = (self.seed & 0xFFFFFFFF, self.n_points, round_, HYPOTHESIS_STREAM[which], start)
-                chunks.append((which, min(CHUNK, n - start), key))
+        for n_sb, n_b, round_ in rounds:
+            for which, n in (("sb", n_sb), ("b", n_b)):
+                for start in range(0, n, CHUNK):
+                    key = (self.seed & 0xFFFFFFFF, self.n_points, round_, HYPOTHESIS_STREAM[which], start)
+                    chunks.append((which, min(CHUNK, n - start), key))
         workers = max(1, min(self.session.workers(), len(chunks)))
         shares = [chunks[i::workers] for i in range(workers)]
         results = self.session.map_tasks(_evaluate_toys, [_ToyTask(self.token, spec, share) for share in shares])
-        parts = {"sb": [], "b": []}
+        parts = {}
         for share, qs in zip(shares, results):
-            for (which, _n, _key), q in zip(share, qs):
-                parts[which].append((_key, q))
-        merged = [np.concatenate([q for _k, q in sorted(parts[w], key=lambda x: x[0])]) if parts[w] else np.zeros(0)
-                  for w in ("sb", "b")]
-        test.append(*merged)
-        self.toys_run += n_sb + n_b
+            for (which, _n, key), q in zip(share, qs):
+                parts.setdefault((key[2], which), []).append((key, q))
+        out = []
+        for _n_sb, _n_b, round_ in rounds:
+            out.append(tuple(np.concatenate([q for _k, q in sorted(parts[(round_, w)], key=lambda x: x[0])])
+                             if (round_, w) in parts else np.zeros(0) for w in ("sb", "b")))
+        return out
 
     def data_statistic(self, point: dict[str, float], significance: bool = False) -> tuple[float, "_PointSpec"]:
         """The test statistic of the analysed dataset at ``point`` (and what defines its toys)."""
         mu = float(point[self.session.pois[0]])
-        hyp = fit_hypotheses(self.session, self.data, self.opt, mu)
+        hyp = fit_hypotheses(self.session, self.data, self.opt, mu, self._b_fit)
+        self._b_fit = hyp.b  # the background-only fit does not depend on mu: done once
         spec = _PointSpec(0.0 if significance else mu, hyp.sb, hyp.b)
         q = float(spec.statistic(self).evaluate(self.data.counts[None], self.data.glob[None])[0])
         return q, spec
@@ -127,10 +141,21 @@ class PointEvaluator:
         test = HypoTest(dict(point), q_data)
         self.tests.append(test)
         n_sb, n_b = self._toys_needed(significance)
-        self._run_toys(test, spec, n_sb, n_b, 0)
+        adaptive = adaptive and self.opt.cls_acc > 0
+        # the first adaptive rounds are small, and cost mostly their fixed overhead: they are
+        # evaluated together up to SPECULATE toys (their sizes are known in advance, since every round
+        # doubles the count), and used one by one under the stopping rule below; toys of rounds it
+        # does not reach are dropped, so the result is the one of running the rounds in turn
+        plan = [(n_sb, n_b, 0)]
+        while adaptive and sum(a + b for a, b, _r in plan) < SPECULATE:
+            k = len(plan)
+            plan.append((n_sb << (k - 1), n_b << (k - 1), k))
+        ready = self._toys(spec, plan)
+        test.append(*ready[0])
+        self.toys_run += n_sb + n_b
         value, err = self._value(test, significance)
         capped = False
-        if adaptive and self.opt.cls_acc > 0:
+        if adaptive:
             round_ = 1
             while err >= self.opt.cls_acc and (target is None or abs(value - target) < 3 * err):
                 total = max(test.q_sb.size, test.q_b.size)
@@ -140,7 +165,12 @@ class PointEvaluator:
                                          f"{err:.3g} (--clsAcc {self.opt.cls_acc:g} not reached)")
                     break
                 grow = max(1, test.q_sb.size) if n_sb else max(1, test.q_b.size)
-                self._run_toys(test, spec, grow if n_sb else 0, (max(1, test.q_b.size) if n_b else 0), round_)
+                grow_sb, grow_b = grow if n_sb else 0, (max(1, test.q_b.size) if n_b else 0)
+                if round_ < len(ready) and plan[round_][:2] == (grow_sb, grow_b):
+                    test.append(*ready[round_])
+                    self.toys_run += grow_sb + grow_b
+                else:
+                    self._run_toys(test, spec, grow_sb, grow_b, round_)
                 value, err = self._value(test, significance)
                 round_ += 1
         else:

@@ -36,8 +36,10 @@ class Hypotheses:
     b: np.ndarray  # (P,)
 
 
-def fit_hypotheses(session, data, opt: HybridNewOptions, mu: float) -> Hypotheses:
-    """The generation points; with --fitNuisances the conditional fits to ``data`` at 0 and mu."""
+def fit_hypotheses(session, data, opt: HybridNewOptions, mu: float, b_fit: np.ndarray | None = None) -> Hypotheses:
+    """The generation points; with --fitNuisances the conditional fits to ``data`` at 0 and mu.
+
+    ``b_fit``: the fit at 0 of an earlier call on the same data (it does not depend on mu)."""
     st = session.state.copy()
     ir = session.poi_index
     sb = st.values.copy()
@@ -48,9 +50,12 @@ def fit_hypotheses(session, data, opt: HybridNewOptions, mu: float) -> Hypothese
     floating_other[ir] = False
     if opt.fit_nuisances and floating_other.any():
         fitter = session.fitter(data, remove_bounds=False)
-        start = st.copy()
-        start.values[ir] = 0.0
-        b = fitter.minimize(start, {ir: 0.0}).values.copy()
+        if b_fit is not None:
+            b = np.array(b_fit, dtype=float, copy=True)
+        else:
+            start = st.copy()
+            start.values[ir] = 0.0
+            b = fitter.minimize(start, {ir: 0.0}).values.copy()
         start = st.copy()
         start.values = b.copy()
         start.values[ir] = mu
