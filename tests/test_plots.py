@@ -411,3 +411,82 @@ def test_missing_matplotlib_is_one_line(tmp_path):
                        env=e, timeout=60)
     assert p.returncode == 1
     assert p.stderr == "Error: plotting needs matplotlib: pip install 'pycombine[plot]'\n"
+
+
+# ---------------------------------------------------------------------------------------- plotTestStatCLs.py
+def test_test_stat_distributions_of_a_saved_hybrid_point(tmp_path):
+    """The script's numbers are the tail fractions of the saved toys, counted here by hand (Combine's
+    macro: plotted statistic max(2q, 0), strict '>'), and its histograms are those toys."""
+    import uproot
+
+    card = REPO / "datacards" / "counting" / "monojet_counting.txt"
+    shutil.copy(card, tmp_path / card.name)
+    p = subprocess.run([str(BIN / "combine"), "-M", "HybridNew", "--LHCmode", "LHC-limits", card.name, "--singlePoint",
+                        "1.5", "-T", "400", "--clsAcc", "0", "--saveHybridResult", "-n", "part1B", "-s", "7"],
+                       cwd=tmp_path, capture_output=True, text=True, env=env())
+    assert p.returncode == 0, p.stderr
+    grid = "higgsCombinepart1B.HybridNew.mH120.7.root"
+    p = subprocess.run([str(BIN / "plotTestStatCLs.py"), "--input", grid, "--poi", "r", "--val", "all", "--mass", "120",
+                        "--save-as-pdf"], cwd=tmp_path, capture_output=True, text=True, env=env())
+    assert p.returncode == 0, p.stderr
+    with uproot.open(tmp_path / grid) as f:
+        (name,) = [k for k in f["toys"].keys(cycle=False) if k.startswith("HybridResult_")]
+        t = f["toys"][name].arrays(library="np")
+    q2 = np.maximum(2 * t["q"], 0.0)
+    obs = q2[t["kind"] == -1][0]
+    sb, b = q2[t["kind"] == 1], q2[t["kind"] == 0]
+    pmu, pb = np.mean(sb > obs), np.mean(b > obs)
+    assert sb.size + b.size == 500  # -T 400 S+B toys and a quarter as many B toys
+    assert f"Pmu   = {pmu:.4f} +/- {math.sqrt(pmu * (1 - pmu) / sb.size):.4f}" in p.stdout
+    assert f"1-Pb   = {pb:.4f} +/- {math.sqrt(pb * (1 - pb) / b.size):.4f}" in p.stdout
+    assert f"CLs    = {pmu / pb:.4f}" in p.stdout
+    assert "Point 1/1" in p.stdout and "All Plots saved to  test_stat_distributions.root" in p.stdout
+    for ext in ("png", "pdf"):
+        assert (tmp_path / f"test_stat_distributions.root_qmu_120.0_1.5.{ext}").stat().st_size > 0
+    with uproot.open(tmp_path / "test_stat_distributions.root") as f:
+        null = f["qmu_120.0_1.5/NullHyp"].to_numpy()
+        alt = f["qmu_120.0_1.5/AltHyp"].to_numpy()
+    edges = null[1]
+    assert edges[0] == pytest.approx(min(sb.min(), b.min())) and edges[-1] == pytest.approx(max(sb.max(), b.max()))
+    np.testing.assert_allclose(null[0], np.histogram(b, edges)[0] / b.size, rtol=1e-6)
+    np.testing.assert_allclose(alt[0], np.histogram(sb, edges)[0] / sb.size, rtol=1e-6)
+
+
+def test_test_stat_figure_draws_the_toys_and_the_observed_value():
+    from pycombine.methods.hybrid_new.hypotest import HypoTest
+    from pycombine.plots.test_stat import figure, summarize
+
+    rng = np.random.default_rng(3)
+    test = HypoTest({"r": 2.0}, 1.2, rng.chisquare(1, 800) / 2, 2.0 + rng.normal(0, 1, 200))
+    s = summarize(test, "r", 125.0)
+    fig = figure(s, "r", 125.0, nbins=50, style_name="none")
+    ax = fig.axes[0]
+    stairs = {a.get_label(): a for a in ax.patches if a.get_label() and not a.get_label().startswith("_")}
+    values, edges, _baseline = stairs["expected for sig+bkg"].get_data()
+    np.testing.assert_allclose(values, np.histogram(np.maximum(2 * test.q_sb, 0), edges)[0] / 800)
+    assert [ln.get_xdata()[0] for ln in ax.lines if ln.get_label() == "observed value"] == [2.4]
+    assert s.p_mu == pytest.approx(np.mean(np.maximum(2 * test.q_sb, 0) > 2.4))
+    assert "q_{r}" in ax.get_xlabel() and "r = 2" in ax.get_xlabel()
+    # -E -q 0.5: the observation is replaced by the median of the background-only toys
+    med = summarize(test, "r", 125.0, expected_quantile=0.5)
+    assert med.observed == pytest.approx(np.median(np.maximum(2 * test.q_b, 0)))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-E"], "-E/--expected: give the quantile"),
+    (["--plot_both"], "--plot_both: only with --signif"),
+    (["--val", "7"], "--val: no point r = 7"),
+    (["--mass", "125"], "no HybridNew results at mass 125"),
+])
+def test_test_stat_script_errors(tmp_path, args, message):
+    from pycombine.methods.hybrid_new.grid import columns, tree_name
+    from pycombine.methods.hybrid_new.hypotest import HypoTest
+    from pycombine.outputs.root.file import RootFileWriter
+
+    test = HypoTest({"r": 1.0}, 0.5, np.array([0.1, 0.7]), np.array([1.0, 2.0]))
+    with RootFileWriter(str(tmp_path / "grid.root"), fsync=False) as f:
+        f.tree(f"toys/{tree_name(test, 120.0)}", columns(test))
+    argv = ["--input", "grid.root", "--poi", "r"] + (args if "--mass" in args else args + ["--mass", "120"])
+    p = subprocess.run([str(BIN / "plotTestStatCLs.py"), *argv], cwd=tmp_path, capture_output=True, text=True, env=env())
+    assert p.returncode == 1 and message in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "test_stat_distributions.root").exists()

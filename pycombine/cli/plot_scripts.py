@@ -4,6 +4,7 @@
     plot1DScan.py higgsCombine.scan.MultiDimFit.mH120.root -o scan [--others f.root:Label:2] [--breakdown Syst,Stat]
     plotLimits.py limits.json -o limit [--x-title ...]
     plotGof.py gof.json --statistic saturated --mass 120.0 -o gof
+    plotTestStatCLs.py --input higgsCombine.HybridNew.mH120.root --poi r --val all --mass 120
 
 and ``pycombine plot KIND ...`` (:func:`run_plot`) for these and the plots Combine has no script
 for (``scan2d``, ``postfit``, ``pulls``). Options are Combine's (parsed with argparse like the
@@ -24,7 +25,7 @@ import argparse
 import json
 import sys
 
-__all__ = ["KINDS", "plot_1d_scan_main", "plot_gof_main", "plot_impacts_main", "plot_limits_main", "run_plot"]
+__all__ = ["KINDS", "plot_1d_scan_main", "plot_gof_main", "plot_impacts_main", "plot_limits_main", "plot_test_stat_cls_main", "run_plot"]
 
 
 def _style_option(p: argparse.ArgumentParser) -> None:
@@ -218,6 +219,126 @@ def plot_gof(argv: list[str]) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------- plotTestStatCLs.py
+def plot_test_stat_cls(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="plotTestStatCLs.py",
+                                description="Test-statistic distributions of HybridNew points (--saveHybridResult files)")
+    p.add_argument("-i", "--input", required=True, help="HybridNew output with --saveHybridResult (hadd-merged grids too)")
+    p.add_argument("-I", "--invert", action="store_true", help="swap the two hypotheses")
+    p.add_argument("-o", "--output", default="test_stat_distributions.root",
+                   help="ROOT file of the plotted histograms (<point>/NullHyp, <point>/AltHyp); "
+                        "pycombine also writes <output>_<point>.png, since it cannot store ROOT canvases")
+    p.add_argument("-p", "--poi", default="r", help="POI name")
+    p.add_argument("-v", "--val", default="all", help="POI values, comma separated, or all")
+    p.add_argument("--sub-label", dest="sub_label", default="", help="q_<sub-label> on the x axis")
+    p.add_argument("-r", "--rebin", type=int, default=0, help="merge this many bins (of 100)")
+    p.add_argument("-m", "--mass", action="append", default=[], help="mass value(s), as -m of combine")
+    p.add_argument("-P", "--Print", action="store_true", help="list the results in the toys directory")
+    p.add_argument("-E", "--expected", action="store_true", help="replace the observation by an expected quantile")
+    p.add_argument("-q", "--quantileExpected", type=float, default=-1, help="the quantile (1 - p_b) for -E")
+    p.add_argument("--doublesided", action="store_true", help="two-sided statistic (LEP, TEV)")
+    p.add_argument("--signif", action="store_true", help="q0 under the background-only hypothesis")
+    p.add_argument("--plot_both", action="store_true", help="with --signif, also the signal+background toys")
+    p.add_argument("--save-as-pdf", dest="save_as_pdf", action="store_true", help="also <output>_<point>.pdf")
+    _style_option(p)
+    a = p.parse_args(argv)
+    from ..errors import OptionError
+
+    if a.quantileExpected >= 0:
+        a.expected = True
+    if a.expected and a.quantileExpected < 0:
+        raise OptionError("-E/--expected: give the quantile of the expected result with -q, e.g. -q 0.5 for the median")
+    if a.plot_both and not a.signif:
+        raise OptionError("--plot_both: only with --signif (the significance's test-statistic distribution)")
+    if not a.mass:
+        raise OptionError("-m/--mass: give at least one mass (the -m of the combine command)")
+    masses = []
+    for m in a.mass:
+        try:
+            masses.append(float(m))
+        except ValueError:
+            raise OptionError(f"-m {m}: not a number") from None
+    if a.Print:
+        from ..methods.hybrid_new.grid import read_grid
+
+        print(f"Contents of toys directory in file  {a.input}")
+        for test in read_grid(a.input, [a.poi], option="--input"):
+            print(f"  {a.poi} = {test.point[a.poi]:g}: {test.q_sb.size} S+B toys, {test.q_b.size} B toys")
+        return 0
+    return _draw_test_stats(a, masses)
+
+
+def _draw_test_stats(a, masses: list[float]) -> int:
+    import os
+
+    import numpy as np
+
+    from ..errors import OptionError
+    from ..methods.hybrid_new.grid import read_grid
+    from ..outputs.root.file import RootFileWriter
+    from ..plots.style import save
+    from ..plots.test_stat import figure, histogram, summarize
+
+    wanted = None
+    if a.val != "all":
+        try:
+            wanted = [float(v) for v in a.val.split(",")]
+        except ValueError:
+            raise OptionError(f"--val {a.val}: give numbers separated by commas, or all") from None
+    pages = []
+    for mass in masses:
+        tests = read_grid(a.input, [a.poi], mass=mass, option="--input")
+        if wanted is not None:
+            found = {t.point[a.poi]: t for t in tests}
+            missing = [v for v in wanted if not any(abs(v - k) <= 1e-9 * max(1.0, abs(v)) for k in found)]
+            if missing:
+                have = ", ".join(f"{k:g}" for k in sorted(found))
+                raise OptionError(f"--val: no point {a.poi} = {', '.join(f'{v:g}' for v in missing)} in {a.input} "
+                                  f"(points: {have})")
+            tests = [t for t in tests if any(abs(t.point[a.poi] - v) <= 1e-9 * max(1.0, abs(v)) for v in wanted)]
+        for i, test in enumerate(tests):
+            value = test.point[a.poi]
+            print(f"Point {i + 1}/{len(tests)}")
+            print(f"Converting HypoTestResults from {a.input} to Tree ({a.poi}={value:g},mH={mass:g}) ...")
+            print("Plotting ... ")
+            s = summarize(test, a.poi, mass, doublesided=a.doublesided, invert=a.invert,
+                          expected_quantile=a.quantileExpected if a.expected else None, significance=a.signif)
+            if a.signif:
+                print(f"P-val (1-Pb)  = {s.one_minus_pb:.4f} +/- {s.one_minus_pb_err:.4f}")
+                print(f"Signif  = {s.significance:.1f} sigma")
+            else:
+                print(f"Pmu   = {s.p_mu:.4f} +/- {s.p_mu_err:.4f}")
+                print(f"1-Pb   = {s.one_minus_pb:.4f} +/- {s.one_minus_pb_err:.4f}")
+                print(f"CLs    = {s.cls:.4f} +/- {s.cls_err:.4f}")
+            nbins = 100 // a.rebin if a.rebin > 0 else 100
+            fig = figure(s, a.poi, mass, significance=a.signif, plot_both=a.plot_both, doublesided=a.doublesided,
+                         sub_label=a.sub_label, nbins=max(nbins, 1), style_name=a.style)
+            formats = ("png", "pdf") if a.save_as_pdf else ("png",)
+            written = save(fig, f"{a.output}_{s.name}", formats=formats, dpi=a.dpi)
+            pages.append((s, written))
+    tmp = f"{a.output}.tmp{os.getpid()}"
+    with RootFileWriter(tmp, fsync=False) as f:
+        for s, _written in pages:
+            edges = np.linspace(*_range(s), 101)
+            f.th1(f"{s.name}/NullHyp", histogram(s.null, edges), edges=edges, classname="TH1F", title="NullHyp")
+            if s.alt.size:
+                f.th1(f"{s.name}/AltHyp", histogram(s.alt, edges), edges=edges, classname="TH1F", title="AltHyp")
+    os.replace(tmp, a.output)
+    for _s, written in pages:
+        _report(written)
+    print(f"All Plots saved to  {a.output}")
+    return 0
+
+
+def _range(s) -> tuple[float, float]:
+    import numpy as np
+
+    values = np.concatenate([s.null, s.alt])
+    values = values[np.isfinite(values)]
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+    return lo, hi if hi > lo else lo + 1.0
+
+
 # ---------------------------------------------------------------------------------------- pycombine plot only
 def plot_scan2d(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="pycombine plot scan2d", description="68%/95% CL contours of a 2D grid")
@@ -291,6 +412,7 @@ KINDS = {
     "scan2d": plot_scan2d,
     "postfit": plot_postfit,
     "pulls": plot_pulls,
+    "teststat": plot_test_stat_cls,
 }
 
 
@@ -329,3 +451,7 @@ def plot_limits_main() -> None:
 
 def plot_gof_main() -> None:
     run_plot("gof", sys.argv[1:])
+
+
+def plot_test_stat_cls_main() -> None:
+    run_plot("teststat", sys.argv[1:])

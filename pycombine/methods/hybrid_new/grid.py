@@ -42,29 +42,33 @@ def columns(test: HypoTest) -> dict[str, np.ndarray]:
     return cols
 
 
-def read_grid(path: str, pois: list[str]) -> list[HypoTest]:
-    """Every point stored in ``path`` (merged), sorted by the first POI."""
+def read_grid(path: str, pois: list[str], mass: float | None = None, option: str = "--grid") -> list[HypoTest]:
+    """Every point stored in ``path`` (merged), sorted by the first POI; with ``mass``, only the
+    points saved at that mass. ``option`` names the input in error messages."""
     import uproot
 
     try:
         f = uproot.open(path)
     except FileNotFoundError:
-        raise OptionError(f"--grid {path}: file not found") from None
+        raise OptionError(f"{option} {path}: file not found") from None
     except Exception as exc:  # uproot's errors on files that are not ROOT files
-        raise OptionError(f"--grid {path}: cannot read it as a ROOT file ({type(exc).__name__})") from None
+        raise OptionError(f"{option} {path}: cannot read it as a ROOT file ({type(exc).__name__})") from None
     with f:
         if "toys" not in [k.split(";")[0] for k in f.keys(recursive=False)]:
-            raise OptionError(f"--grid {path}: no 'toys' directory (make the grid with --saveHybridResult)")
+            raise OptionError(f"{option} {path}: no 'toys' directory (make the grid with --saveHybridResult)")
         toys = f["toys"]
         names = [k for k, cls in toys.classnames(recursive=False).items() if cls == "TTree" and k.startswith(PREFIX)]
+        if mass is not None:
+            names = [k for k in names if k.startswith(f"{PREFIX}mh{float(np.float32(mass)):g}_")]
         if not names:
-            raise OptionError(f"--grid {path}: no HybridNew results in 'toys' (make them with --saveHybridResult)")
+            at = f" at mass {mass:g}" if mass is not None else ""
+            raise OptionError(f"{option} {path}: no HybridNew results{at} in 'toys' (make them with --saveHybridResult)")
         points: dict[tuple, HypoTest] = {}
         for name in names:
             arrays = toys[name].arrays(library="np")
             missing = [p for p in pois if p not in arrays]
             if missing:
-                raise OptionError(f"--grid {path}: {name} has no value for {', '.join(missing)}")
+                raise OptionError(f"{option} {path}: {name} has no value for {', '.join(missing)}")
             for key in {tuple(float(arrays[p][i]) for p in pois) for i in range(arrays["q"].size)}:
                 sel = np.ones(arrays["q"].size, bool)
                 for p, v in zip(pois, key):
