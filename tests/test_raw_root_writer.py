@@ -267,3 +267,111 @@ def test_counting_card_imports_no_heavy_library(tmp_path, args):
     assert "HEAVY=\n" in p.stdout, p.stdout[-2000:]
     (out,) = tmp_path.glob("higgsCombineTest.*.root")
     assert uproot.open(out)["limit"].num_entries >= 1
+
+
+# ------------------------------------------------------------------ histograms, graphs, RooFit objects
+def test_object_streamer_records_are_uproots():
+    """The embedded records of histograms and graphs are what uproot registers (regenerate with
+    ``python tests/raw_object_streamers.py`` if not)."""
+    from raw_object_streamers import uproot_object_records
+
+    from pycombine.outputs.root.rawfile import _object_records
+
+    assert list(_object_records().items()) == [((n, v), r) for n, v, r in uproot_object_records()]
+
+
+HISTOGRAMS = [
+    ("th1", "h1f", dict(contents=[1.0, 2.0, 3.5], classname="TH1F", title="t")),
+    ("th1", "h1d", dict(contents=[1.0, -2.0, 3.5], errors=[0.1, 0.2, 0.3], classname="TH1D", title="a title",
+                        xtitle="x", ytitle="y")),
+    ("th1", "h1e", dict(contents=[1.0, 2.0, 3.5], errors=[0.1, 0.2, 0.3], edges=[0.0, 1.0, 5.0, 7.0],
+                        labels=["a", "bb", "ccc"])),
+    ("th1", "h1long", dict(contents=np.arange(300.0), labels=[f"l{i}" * 40 for i in range(300)], title="x" * 300)),
+    ("th2", "h2f", dict(contents=np.arange(6.0).reshape(2, 3), classname="TH2F", title="cov", xlabels=["a", "b"],
+                        ylabels=["x", "y", "z"])),
+    ("th2", "h2d", dict(contents=np.arange(6.0).reshape(2, 3), errors=np.ones((2, 3)), classname="TH2D",
+                        xedges=[0.0, 1.0, 3.0], ztitle="z")),
+]
+
+
+@pytest.mark.parametrize("kind, name, kwargs", HISTOGRAMS, ids=[h[1] for h in HISTOGRAMS])
+def test_histogram_bytes_are_uproots(kind, name, kwargs):
+    from pycombine.outputs.root.histograms import make_th1, make_th2, th1_spec, th2_spec
+    from pycombine.outputs.root.objects import histogram_bytes
+
+    model, spec = (make_th1, th1_spec) if kind == "th1" else (make_th2, th2_spec)
+    classname, title, payload = histogram_bytes(spec("p", **kwargs), name)
+    assert payload == model("p", **kwargs).serialize(name=name)
+    assert classname == kwargs.get("classname", "TH1F" if kind == "th1" else "TH2F")
+    assert title == kwargs.get("title", "")
+
+
+@pytest.mark.parametrize("n", [0, 1, 4])
+def test_graph_bytes_are_uproots(n):
+    from pycombine.outputs.root.objects import graph_asymm_errors_bytes
+    from pycombine.outputs.root.tgraph import make_tgraph_asymm_errors
+
+    x, y, e = np.arange(n) + 0.5, np.arange(n) * 2.0, np.linspace(0.1, 1.0, n)
+    ref = make_tgraph_asymm_errors(x, y, e, 2 * e, 3 * e, 4 * e, name="data", title="sig in ch1").serialize(name="data")
+    assert graph_asymm_errors_bytes("data", "sig in ch1", x, y, e, 2 * e, 3 * e, 4 * e)[2] == ref
+
+
+def _all_objects(out) -> None:
+    from pycombine.outputs.root.roofit import ArgSet, RealVar
+
+    for kind, name, kwargs in HISTOGRAMS:
+        getattr(out, kind)(f"shapes/{name}", **kwargs)
+    out.graph_asymm_errors("shapes/ch1/data", [0.5, 1.5], [3.0, 4.0], 0.5, 0.5, [1.0, 1.5], [2.0, 2.5],
+                           title="sig in ch1")
+    out.roofit("nuisances_prefit", ArgSet([RealVar("lumi", 0.25, 1.0, lo=-4.0, hi=4.0)]))
+    out.tree("tree_fit_sb", {"r": np.array([1.0, 2.0]), "fit_status": np.array([0, 0], np.int32)})
+    out.branchless_tree("tree_prefit", 3)
+
+
+def test_objects_read_back_as_with_the_uproot_writer(tmp_path):
+    """Every object kind of a fitDiagnostics file, written by both writers: uproot reads the same."""
+    from pycombine.outputs.root.file import RootFileWriter
+
+    with RootFileWriter(tmp_path / "ref.root", fsync=False) as out:
+        _all_objects(out)
+    with TreeFileWriter(tmp_path / "raw.root", fsync=False) as out:
+        _all_objects(out)
+    a, b = uproot.open(tmp_path / "ref.root"), uproot.open(tmp_path / "raw.root")
+    assert a.classnames() == b.classnames()
+    for _kind, name, _kwargs in HISTOGRAMS:
+        ha, hb = a[f"shapes/{name}"], b[f"shapes/{name}"]
+        assert ha.member("fTitle") == hb.member("fTitle")
+        for axis in range(len(ha.axes)):
+            assert ha.axes[axis].labels() == hb.axes[axis].labels()
+            np.testing.assert_array_equal(ha.axes[axis].edges(), hb.axes[axis].edges())
+        np.testing.assert_array_equal(ha.values(flow=True), hb.values(flow=True))
+        np.testing.assert_array_equal(ha.variances(flow=True), hb.variances(flow=True))
+        for m in ("fEntries", "fTsumw", "fTsumw2", "fTsumwx", "fTsumwx2"):
+            assert ha.member(m) == hb.member(m)
+    ga, gb = a["shapes/ch1/data"], b["shapes/ch1/data"]
+    for which in ("low", "high"):
+        np.testing.assert_array_equal(ga.errors(which), gb.errors(which))
+    np.testing.assert_array_equal(ga.values(), gb.values())
+    assert b["tree_prefit"].num_entries == 3
+    np.testing.assert_array_equal(b["tree_fit_sb"]["r"].array(library="np"), [1.0, 2.0])
+
+
+def test_objects_read_by_root(tmp_path):
+    """The real ROOT reads every object of the raw writer (values, errors, labels, RooFit)."""
+    ROOT = pytest.importorskip("ROOT")
+    with TreeFileWriter(tmp_path / "raw.root", fsync=False) as out:
+        _all_objects(out)
+    f = ROOT.TFile.Open(str(tmp_path / "raw.root"))
+    h = f.Get("shapes/h1e")
+    assert h.ClassName() == "TH1F" and h.GetBinContent(2) == 2.0 and h.GetXaxis().GetBinLabel(3) == "ccc"
+    assert h.GetBinError(3) == pytest.approx(0.3) and h.GetXaxis().GetBinUpEdge(2) == 5.0
+    h = f.Get("shapes/h2f")
+    assert h.ClassName() == "TH2F" and h.GetBinContent(2, 3) == 5.0 and h.GetYaxis().GetBinLabel(3) == "z"
+    h = f.Get("shapes/h1long")
+    assert h.GetTitle() == "x" * 300 and h.GetXaxis().GetBinLabel(300) == "l299" * 40
+    g = f.Get("shapes/ch1/data")
+    assert g.ClassName() == "TGraphAsymmErrors" and g.GetN() == 2 and g.GetErrorYhigh(1) == 2.5
+    s = f.Get("nuisances_prefit")
+    assert s.ClassName() == "RooArgSet" and s.find("lumi").getVal() == 0.25
+    assert f.Get("tree_prefit").GetEntries() == 3 and f.Get("tree_fit_sb").GetEntries() == 2
+    f.Close()

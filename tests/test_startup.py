@@ -127,3 +127,21 @@ def test_shape_card_imports_no_heavy_library(tmp_path):
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     assert "HEAVY=\n" in p.stdout, p.stdout[-2000:]
+
+
+@pytest.mark.parametrize("options", [[], ["--saveShapes", "--saveWithUncertainties", "--saveOverallShapes",
+                                          "--saveNormalizations", "--plots"]])
+def test_fit_diagnostics_imports_no_heavy_library(tmp_path, options):
+    """FitDiagnostics writes its histograms, graphs, RooFit objects and trees without uproot."""
+    for f in (REPO / "datacards" / "shapes").iterdir():
+        if f.suffix in (".txt", ".root"):
+            (tmp_path / f.name).write_bytes(f.read_bytes())
+    p = subprocess.run([sys.executable, "-c", _STARTUP, "-M", "FitDiagnostics", "dijet_resonance.txt", *options],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "HEAVY=\n" in p.stdout, p.stdout[-2000:]
+    with uproot.open(tmp_path / "fitDiagnosticsTest.root") as f:
+        assert f.classname_of("fit_s") == "RooFitResult" and f.classname_of("tree_fit_sb") == "TTree"
+        if options:
+            assert f.classname_of("shapes_fit_s/total_data") == "TGraphAsymmErrors"
+            assert f.classname_of("shapes_prefit/overall_total_covar") == "TH2D"

@@ -4,7 +4,9 @@ FitDiagnostics stores the observed data of every channel as a ``TGraphAsymmError
 ``data`` in ``shapes_*/<channel>/`` (and ``total_data`` with ``--saveOverallShapes``): one point
 per bin with ROOT's ``kPoisson`` (Garwood) y errors. The generic pieces are
 :mod:`pycombine.outputs.root.tgraph` (the ROOT class) and :mod:`pycombine.outputs.root.garwood`
-(the errors); this module is Combine's recipe. It imports uproot: import it only when writing.
+(the errors); this module is Combine's recipe. :func:`write_data_graph` writes through either
+file writer (:class:`~pycombine.outputs.root.rawfile.TreeFileWriter` without uproot, or
+:class:`~pycombine.outputs.root.file.RootFileWriter`); :func:`make_data_graph` builds uproot's model.
 """
 
 from __future__ import annotations
@@ -12,22 +14,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .root.file import RootFileWriter, split_path
 from .root.garwood import garwood_errors
-from .root.tgraph import WritableTGraphAsymmErrors, make_tgraph_asymm_errors
 
-__all__ = ["make_data_graph", "write_data_graph"]
+__all__ = ["data_graph_points", "make_data_graph", "write_data_graph"]
 
 
-def make_data_graph(
-    counts: ArrayLike,
-    title: str,
-    *,
-    edges: ArrayLike | None = None,
-    as_density: bool = True,
-    name: str = "data",
-) -> WritableTGraphAsymmErrors:
-    """Build Combine's observed-data graph (``utils::makeDataGraph``) from per-bin counts.
+def data_graph_points(counts: ArrayLike, *, edges: ArrayLike | None = None,
+                      as_density: bool = True) -> tuple[np.ndarray, ...]:
+    """The points of Combine's observed-data graph (``utils::makeDataGraph``) from per-bin counts:
+    (x, y, exl, exh, eyl, eyh).
 
     Point ``i`` sits at the bin centre with x errors of half the bin width on both sides; y is the
     count and the y errors are ROOT's ``kPoisson`` (Garwood) errors of the count, see
@@ -59,21 +54,34 @@ def make_data_graph(
         err_low = err_low / width
         err_high = err_high / width
     half = 0.5 * width
-    return make_tgraph_asymm_errors(centre, y, half, half, err_low, err_high, name=name, title=title)
+    return centre, y, half, half, err_low, err_high
+
+
+def make_data_graph(counts: ArrayLike, title: str, *, edges: ArrayLike | None = None, as_density: bool = True,
+                    name: str = "data"):
+    """The observed-data graph as uproot's writable ``TGraphAsymmErrors`` model (:func:`data_graph_points`)."""
+    from .root.tgraph import make_tgraph_asymm_errors
+
+    return make_tgraph_asymm_errors(*data_graph_points(counts, edges=edges, as_density=as_density), name=name,
+                                    title=title)
 
 
 def write_data_graph(
-    out: RootFileWriter,
+    out,
     directory: str,
     counts: ArrayLike,
     *,
     title: str,
     edges: ArrayLike | None = None,
     as_density: bool = True,
+    name: str = "data",
 ) -> None:
-    """Write FitDiagnostics' observed-data graph ``<directory>/data`` (Garwood y errors).
+    """Write FitDiagnostics' observed-data graph ``<directory>/<name>`` (Garwood y errors) with
+    ``out`` (either file writer).
 
-    See :func:`make_data_graph`; ``title`` is Combine's ``"<first process> in <channel>"``.
+    See :func:`data_graph_points`; ``title`` is Combine's ``"<first process> in <channel>"``.
     """
-    path = "/".join([*split_path(directory), "data"])
-    out.put(path, make_data_graph(counts, title, edges=edges, as_density=as_density))
+    from .root.file import split_path
+
+    path = "/".join([*split_path(directory), name])
+    out.graph_asymm_errors(path, *data_graph_points(counts, edges=edges, as_density=as_density), title=title)

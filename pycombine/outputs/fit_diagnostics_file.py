@@ -1,7 +1,7 @@
 """The ``fitDiagnostics<name>.root`` file of ``combine -M FitDiagnostics`` (spec §6.4).
 
-Written atomically with :class:`~pycombine.outputs.root.file.RootFileWriter`. Objects with the same
-names, types and layout as Combine's:
+Written atomically, without uproot, by :class:`~pycombine.outputs.root.rawfile.TreeFileWriter`.
+Objects with the same names, types and layout as Combine's:
 
 ``tree_fit_sb``, ``tree_fit_b``, ``tree_prefit`` (TTree, one entry per dataset)
     ``fit_status/I``, ``<poi>/D``, ``<poi>Err/D``, ``<poi>LoErr/D``, ``<poi>HiErr/D``,
@@ -73,7 +73,7 @@ import sys
 import numpy as np
 
 from .root import roofit
-from .root.file import RootFileWriter
+from .root.rawfile import TreeFileWriter  # our own writer: importing uproot would cost ~0.3 s
 
 STAGES = ("prefit", "fit_b", "fit_s")
 #: most floating parameters whose correlation and covariance matrices (two upper triangles of
@@ -273,7 +273,7 @@ def _fit_result(session, result, fit, name: str) -> roofit.FitResult:
                             final=final, covariance=cov, history=history)
 
 
-def _write_fit_views(out: RootFileWriter, name: str, names: list[str], values, errors, err_lo, err_hi,
+def _write_fit_views(out: TreeFileWriter, name: str, names: list[str], values, errors, err_lo, err_hi,
                      status: int, cov_quality: int, min_nll: float, edm: float) -> None:
     """The histogram views of a fit result (see the module docstring)."""
     out.th1(f"{name}_values", np.asarray(values, float), np.asarray(errors, float), title=f"{name} values",
@@ -288,7 +288,7 @@ def _write_fit_views(out: RootFileWriter, name: str, names: list[str], values, e
     })
 
 
-def _write_fit(out: RootFileWriter, session, result, fit, name: str, plots: bool) -> None:
+def _write_fit(out: TreeFileWriter, session, result, fit, name: str, plots: bool) -> None:
     m = session.model
     out.roofit(name, _fit_result(session, result, fit, name))
     fl = np.asarray(fit.floating, dtype=int)
@@ -331,7 +331,7 @@ def _norm_entries(session, y) -> list[tuple[str, float, float]]:
     return out
 
 
-def _write_norms(out: RootFileWriter, session, y, name: str) -> None:
+def _write_norms(out: TreeFileWriter, session, y, name: str) -> None:
     entries = _norm_entries(session, y)
     if not entries:
         return
@@ -342,7 +342,7 @@ def _write_norms(out: RootFileWriter, session, y, name: str) -> None:
             title=f"{name} values", classname="TH1D", labels=[e[0] for e in entries])
 
 
-def _write_nuisances_prefit(out: RootFileWriter, session, first, options) -> None:
+def _write_nuisances_prefit(out: TreeFileWriter, session, first, options) -> None:
     """``nuisances_prefit``: Combine's snapshot of the nuisances after its nuisance-only fit."""
     m = session.model
     nuis = first.nuisance_names
@@ -364,8 +364,8 @@ def _write_nuisances_prefit(out: RootFileWriter, session, first, options) -> Non
             labels=nuis)
 
 
-def _write_shapes(out: RootFileWriter, session, result, y, stage: str, overall: bool) -> None:
-    from .data_graph import make_data_graph, write_data_graph  # imports uproot
+def _write_shapes(out: TreeFileWriter, session, result, y, stage: str, overall: bool) -> None:
+    from .data_graph import write_data_graph
 
     m = session.model
     spec = session.spec
@@ -425,7 +425,7 @@ def _write_shapes(out: RootFileWriter, session, result, y, stage: str, overall: 
         out.th1(f"{top}/total_bin_width", np.ones(n), title="Bin widths", classname="TH1D", labels=labels)
         out.th1(f"{top}/total_overall", col(1), col(2), title="signal+background", classname="TH1D", labels=labels)
         out.th1(f"{top}/total_signal", col(3), col(4), title="Total signal", classname="TH1D", labels=labels)
-        out.put(f"{top}/total_data", make_data_graph(col(7), "Total data", as_density=False, name="total_data"))
+        write_data_graph(out, top, col(7), title="Total data", as_density=False, name="total_data")
         out.th1(f"{top}/total_background", col(5), col(6), title="Total background", classname="TH1D", labels=labels)
         if has_unc and y.overall_covariance is not None:
             pos = _overall_positions(m, overall_cov_blocks)
@@ -463,7 +463,7 @@ def write_fit_diagnostics(path: str, session, results: list, options) -> None:
     if not results:
         return
     first = results[0]
-    with RootFileWriter(path, fsync=False) as out:
+    with TreeFileWriter(path, fsync=False) as out:
         if first.nuisance_names:
             _write_nuisances_prefit(out, session, first, options)
         for stage in STAGES:

@@ -7,6 +7,8 @@
 * :mod:`.rawfile` -- :class:`~.rawfile.TreeFileWriter`: a file of flat TTrees in directories
   (``higgsCombine*.root``) written without uproot, whose import costs ~0.3 s of every command;
   :mod:`.tree_streamers` holds the StreamerInfo records it writes (uproot's, as constants);
+  it also writes ``fitDiagnostics*.root``, whose histograms and graphs :mod:`.objects` serialises
+  (with :mod:`.object_streamers` their StreamerInfo records);
 * :mod:`.histograms` -- TH1/TH2 models with the statistics ROOT would store;
 * :mod:`.tgraph` -- ``TGraphAsymmErrors``, which uproot cannot write;
 * :mod:`.roofit` -- ``RooFitResult`` and ``RooArgSet``/``RooArgList`` of ``RooRealVar`` (ROOT's

@@ -7,23 +7,47 @@ bin labels, which ROOT finds by the TObjString's ``fUniqueID``; without ``Sumw2`
 stored, so readers fall back to ``sqrt(|content|)`` as ROOT does. Without explicit edges an axis of
 ``n`` bins runs over ``[0, n]`` with unit-width bins (how Combine writes its shapes and matrices).
 
-The builders validate and build; :class:`~pycombine.outputs.root.file.RootFileWriter` writes.
-uproot is imported when a histogram is built, not when this module is imported.
+:func:`th1_spec`/:func:`th2_spec` validate and compute (a plain :class:`HistogramSpec`);
+:func:`make_th1`/:func:`make_th2` turn that into uproot models (written by
+:class:`~pycombine.outputs.root.file.RootFileWriter`) and :mod:`.objects` into bytes (written by
+:class:`~pycombine.outputs.root.rawfile.TreeFileWriter`). uproot is imported when an uproot model is
+built, not when this module is imported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["HIST_CLASSES_1D", "HIST_CLASSES_2D", "histogram_statistics", "make_th1", "make_th2"]
+__all__ = ["HIST_CLASSES_1D", "HIST_CLASSES_2D", "HistogramSpec", "histogram_statistics", "make_th1", "make_th2",
+           "th1_spec", "th2_spec"]
 
 #: histogram class -> numpy dtype of its stored contents
 HIST_CLASSES_1D = {"TH1F": np.dtype(np.float32), "TH1D": np.dtype(np.float64)}
 HIST_CLASSES_2D = {"TH2F": np.dtype(np.float32), "TH2D": np.dtype(np.float64)}
+
+#: an axis: (name, nbins, xmin, xmax, variable edges or None, title, bin labels or None)
+Axis = tuple[str, int, float, float, "np.ndarray | None", str, "Sequence[str] | None"]
+
+
+@dataclass
+class HistogramSpec:
+    """A validated histogram, ready to be serialised (by uproot's models or :mod:`.objects`)."""
+
+    classname: str  # TH1F, TH1D, TH2F, TH2D
+    title: str
+    data: np.ndarray  # contents with flow bins, ROOT's global-bin order, the class's dtype
+    sumw2: np.ndarray | None  # fSumw2 with flow bins (float64), None without Sumw2
+    stats: dict[str, float]
+    axes: tuple[Axis, Axis, Axis]  # x, y, z
+
+    @property
+    def dim(self) -> int:
+        return 1 if self.classname.startswith("TH1") else 2
 
 
 def _edges(nbins: int, edges: ArrayLike | None, what: str) -> tuple[float, float, np.ndarray | None]:
@@ -96,25 +120,24 @@ def histogram_statistics(
     return out
 
 
-def _axis(
-    name: str,
-    nbins: int,
-    xmin: float,
-    xmax: float,
-    edges: np.ndarray | None,
-    title: str,
-    labels: Sequence[str] | None,
-) -> Any:
-    """Build a uproot TAxis model; bin labels follow ROOT's TAxis::SetBinLabel conventions."""
+def _check_labels(name: str, nbins: int, labels: Sequence[str] | None) -> list[str] | None:
+    if labels is None:
+        return None
+    labels = [str(label) for label in labels]
+    if len(labels) != nbins:
+        raise ValueError(f"{name}: {len(labels)} bin labels for {nbins} bins")
+    return labels
+
+
+def _uproot_axis(axis: Axis) -> Any:
+    """A uproot TAxis model; bin labels follow ROOT's TAxis::SetBinLabel conventions."""
     import uproot
 
+    name, nbins, xmin, xmax, edges, title, labels = axis
     identify = uproot.writing.identify
     flabels = None
     bits2 = 0
     if labels is not None:
-        labels = list(labels)
-        if len(labels) != nbins:
-            raise ValueError(f"{name}: {len(labels)} bin labels for {nbins} bins")
         strings = []
         for i, label in enumerate(labels):
             s = identify.to_TObjString(str(label))
@@ -146,7 +169,7 @@ def _variances(contents: np.ndarray, errors: ArrayLike | None, path: str) -> tup
     return sumw2, sumw2
 
 
-def make_th1(
+def th1_spec(
     path: str,
     contents: ArrayLike,
     errors: ArrayLike | None = None,
@@ -158,13 +181,11 @@ def make_th1(
     xtitle: str = "",
     ytitle: str = "",
     labels: Sequence[str] | None = None,
-) -> Any:
-    """A writable TH1F/TH1D model; ``path`` (where it will be written) only names it in errors.
+) -> HistogramSpec:
+    """A validated TH1F/TH1D; ``path`` (where it will be written) only names it in errors.
 
     See :meth:`pycombine.outputs.root.file.RootFileWriter.th1` for the arguments.
     """
-    import uproot
-
     if classname not in HIST_CLASSES_1D:
         raise ValueError(f"classname must be one of {sorted(HIST_CLASSES_1D)}, not {classname!r}")
     c = np.asarray(contents, dtype=np.float64)
@@ -172,6 +193,7 @@ def make_th1(
         raise ValueError(f"th1 {path!r}: contents must be a non-empty 1D array, got shape {c.shape}")
     nbins = len(c)
     xmin, xmax, e = _edges(nbins, edges, f"th1 {path!r}")
+    labels = _check_labels("xaxis", nbins, labels)
     c = _as_stored(c, HIST_CLASSES_1D[classname])
     variances, sumw2 = _variances(c, errors, path)
 
@@ -180,22 +202,33 @@ def make_th1(
         stats["fEntries"] = float(entries)
     data = np.zeros(nbins + 2, dtype=HIST_CLASSES_1D[classname])
     data[1:-1] = c
+    axes = (("xaxis", nbins, xmin, xmax, e, xtitle, labels), ("yaxis", 1, 0.0, 1.0, None, ytitle, None),
+            ("zaxis", 1, 0.0, 1.0, None, "", None))
+    return HistogramSpec(classname, title, data, None if sumw2 is None else np.concatenate([[0.0], sumw2, [0.0]]),
+                         stats, axes)
+
+
+def make_th1(path: str, contents: ArrayLike, errors: ArrayLike | None = None, **kwargs: Any) -> Any:
+    """A writable uproot TH1F/TH1D model (:func:`th1_spec`'s arguments)."""
+    import uproot
+
+    h = th1_spec(path, contents, errors, **kwargs)
     return uproot.writing.identify.to_TH1x(
         fName=None,
-        fTitle=title,
-        data=data,
-        fEntries=stats["fEntries"],
-        fTsumw=stats["fTsumw"],
-        fTsumw2=stats["fTsumw2"],
-        fTsumwx=stats["fTsumwx"],
-        fTsumwx2=stats["fTsumwx2"],
-        fSumw2=None if sumw2 is None else np.concatenate([[0.0], sumw2, [0.0]]),
-        fXaxis=_axis("xaxis", nbins, xmin, xmax, e, xtitle, labels),
-        fYaxis=_axis("yaxis", 1, 0.0, 1.0, None, ytitle, None),
+        fTitle=h.title,
+        data=h.data,
+        fEntries=h.stats["fEntries"],
+        fTsumw=h.stats["fTsumw"],
+        fTsumw2=h.stats["fTsumw2"],
+        fTsumwx=h.stats["fTsumwx"],
+        fTsumwx2=h.stats["fTsumwx2"],
+        fSumw2=h.sumw2,
+        fXaxis=_uproot_axis(h.axes[0]),
+        fYaxis=_uproot_axis(h.axes[1]),
     )
 
 
-def make_th2(
+def th2_spec(
     path: str,
     contents: ArrayLike,
     errors: ArrayLike | None = None,
@@ -210,13 +243,11 @@ def make_th2(
     xtitle: str = "",
     ytitle: str = "",
     ztitle: str = "",
-) -> Any:
-    """A writable TH2F/TH2D model; ``path`` (where it will be written) only names it in errors.
+) -> HistogramSpec:
+    """A validated TH2F/TH2D; ``path`` (where it will be written) only names it in errors.
 
     See :meth:`pycombine.outputs.root.file.RootFileWriter.th2` for the arguments.
     """
-    import uproot
-
     if classname not in HIST_CLASSES_2D:
         raise ValueError(f"classname must be one of {sorted(HIST_CLASSES_2D)}, not {classname!r}")
     c = np.asarray(contents, dtype=np.float64)
@@ -225,6 +256,8 @@ def make_th2(
     nx, ny = c.shape
     xmin, xmax, xe = _edges(nx, xedges, f"th2 {path!r} x axis")
     ymin, ymax, ye = _edges(ny, yedges, f"th2 {path!r} y axis")
+    xlabels = _check_labels("xaxis", nx, xlabels)
+    ylabels = _check_labels("yaxis", ny, ylabels)
     c = _as_stored(c, HIST_CLASSES_2D[classname])
     variances, sumw2 = _variances(c, errors, path)
 
@@ -240,20 +273,31 @@ def make_th2(
         fsumw2 = np.zeros((nx + 2, ny + 2), dtype=np.float64)
         fsumw2[1:-1, 1:-1] = sumw2
         fsumw2 = fsumw2.T.reshape(-1)  # ROOT's global bin = ix + (nx+2) * iy
+    axes = (("xaxis", nx, xmin, xmax, xe, xtitle, xlabels), ("yaxis", ny, ymin, ymax, ye, ytitle, ylabels),
+            ("zaxis", 1, 0.0, 1.0, None, ztitle, None))
+    return HistogramSpec(classname, title, data.T.reshape(-1), fsumw2, stats, axes)
+
+
+def make_th2(path: str, contents: ArrayLike, errors: ArrayLike | None = None, **kwargs: Any) -> Any:
+    """A writable uproot TH2F/TH2D model (:func:`th2_spec`'s arguments)."""
+    import uproot
+
+    h = th2_spec(path, contents, errors, **kwargs)
+    s = h.stats
     return uproot.writing.identify.to_TH2x(
         fName=None,
-        fTitle=title,
-        data=data.T.reshape(-1),
-        fEntries=stats["fEntries"],
-        fTsumw=stats["fTsumw"],
-        fTsumw2=stats["fTsumw2"],
-        fTsumwx=stats["fTsumwx"],
-        fTsumwx2=stats["fTsumwx2"],
-        fTsumwy=stats["fTsumwy"],
-        fTsumwy2=stats["fTsumwy2"],
-        fTsumwxy=stats["fTsumwxy"],
-        fSumw2=fsumw2,
-        fXaxis=_axis("xaxis", nx, xmin, xmax, xe, xtitle, xlabels),
-        fYaxis=_axis("yaxis", ny, ymin, ymax, ye, ytitle, ylabels),
-        fZaxis=_axis("zaxis", 1, 0.0, 1.0, None, ztitle, None),
+        fTitle=h.title,
+        data=h.data,
+        fEntries=s["fEntries"],
+        fTsumw=s["fTsumw"],
+        fTsumw2=s["fTsumw2"],
+        fTsumwx=s["fTsumwx"],
+        fTsumwx2=s["fTsumwx2"],
+        fTsumwy=s["fTsumwy"],
+        fTsumwy2=s["fTsumwy2"],
+        fTsumwxy=s["fTsumwxy"],
+        fSumw2=h.sumw2,
+        fXaxis=_uproot_axis(h.axes[0]),
+        fYaxis=_uproot_axis(h.axes[1]),
+        fZaxis=_uproot_axis(h.axes[2]),
     )

@@ -95,16 +95,56 @@ def _key_length(big: bool, classname: bytes, name: bytes, title: bytes) -> int:
     return (_KEY_BIG if big else _KEY_SMALL).size + len(tstring(classname) + tstring(name) + tstring(title))
 
 
-def _streamer_list() -> bytes:
-    """The ``StreamerInfo`` TList: header, then uproot's records for flat trees (:mod:`.tree_streamers`)."""
+def _streamer_list(extra: Mapping[tuple[str, int], bytes] | None = None) -> bytes:
+    """The ``StreamerInfo`` TList: header, uproot's records for flat trees (:mod:`.tree_streamers`),
+    then the ``extra`` records of the other objects in the file (those not listed already)."""
     import base64
 
     from .tree_streamers import STREAMER_CLASSES, STREAMERS_ZLIB_BASE64
 
     records = zlib.decompress(base64.b64decode(STREAMERS_ZLIB_BASE64))
+    known = set(STREAMER_CLASSES)
+    more = [blob for key, blob in (extra or {}).items() if key not in known]
+    records += b"".join(more)
     size = _TLIST_HEADER.size + len(records)
-    header = _TLIST_HEADER.pack((size - 4) | _BYTE_COUNT_MASK, 5, 1, 0, _K_NOT_DELETED, 0, len(STREAMER_CLASSES))
+    header = _TLIST_HEADER.pack((size - 4) | _BYTE_COUNT_MASK, 5, 1, 0, _K_NOT_DELETED, 0,
+                                len(STREAMER_CLASSES) + len(more))
     return header + records
+
+
+def _decoded_records(records, blob_base64: str) -> dict[tuple[str, int], bytes]:
+    """{(class, version): record} of a generated streamer module (records of (class, version, size))."""
+    import base64
+
+    data = zlib.decompress(base64.b64decode(blob_base64 if isinstance(blob_base64, str) else "".join(blob_base64)))
+    out, pos = {}, 0
+    for name, version, size in records:
+        out[(name, version)] = data[pos:pos + size]
+        pos += size
+    if pos != len(data):
+        raise RuntimeError("corrupt StreamerInfo records")
+    return out
+
+
+def _object_records() -> dict[tuple[str, int], bytes]:
+    """The records of histograms and graphs (:mod:`.object_streamers`)."""
+    from .object_streamers import RECORDS, RECORDS_ZLIB_BASE64
+
+    return _decoded_records(RECORDS, RECORDS_ZLIB_BASE64)
+
+
+def _roofit_records() -> dict[tuple[str, int], bytes]:
+    """The records of RooFit objects (:mod:`.roofit_streamers`)."""
+    from .roofit_streamers import _blobs
+
+    return {(name, version): blob for name, version, blob in _blobs()}
+
+
+class _Object:
+    """A serialised object (histogram, graph, RooFit object) waiting in a directory."""
+
+    def __init__(self, name: str, classname: str, title: str, payload: bytes):
+        self.name, self.classname, self.title, self.payload = name, classname, title, payload
 
 
 class RawTree:
@@ -171,7 +211,7 @@ class _Directory:
     def __init__(self, name: str, parent: _Directory | None):
         self.name = name
         self.parent = parent
-        self.items: list[RawTree | _Directory] = []
+        self.items: list[RawTree | _Directory | _Object] = []
         self.children: dict[str, _Directory] = {}
         self.trees: set[str] = set()
         self.location = 0  # of its key (the top directory: fBEGIN)
@@ -179,19 +219,23 @@ class _Directory:
 
 
 class TreeFileWriter:
-    """Atomic writer of a ROOT file holding flat TTrees in (nested) TDirectories.
+    """Atomic writer of a ROOT file holding flat TTrees in (nested) TDirectories, and histograms,
+    graphs and RooFit objects (:mod:`.objects`, :mod:`.roofit`).
 
     ``with TreeFileWriter(path) as out: ...`` collects the trees and directories and, when the
     block exits normally, writes the whole file to ``.<name>.tmp<random>.root`` next to ``path``
     and renames it to ``path``; if the block raises, nothing is written. ``fsync`` as for
     :class:`.file.RootFileWriter`. The interface is the part of ``RootFileWriter``'s that
-    Combine's ``higgsCombine*.root`` files need: :meth:`tree` and :meth:`mkdir`.
+    Combine's ``higgsCombine*.root`` and ``fitDiagnostics*.root`` files need: :meth:`tree`,
+    :meth:`branchless_tree`, :meth:`mkdir`, :meth:`th1`, :meth:`th2`, :meth:`graph_asymm_errors`
+    and :meth:`roofit`.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True):
         self.path = os.fspath(path)
         self._fsync = fsync
         self._top = _Directory(os.path.basename(self.path), None)
+        self._streamers: dict[tuple[str, int], bytes] = {}  # beyond the flat trees'
         self._state = "new"  # new -> open -> committed | aborted
 
     # ----------------------------------------------------------------------- lifecycle
@@ -260,7 +304,7 @@ class TreeFileWriter:
         for item in d.items:
             if isinstance(item, _Directory):
                 self._close_trees(item)
-            else:
+            elif isinstance(item, RawTree):
                 item.closed = True
 
     # ----------------------------------------------------------------------- content
@@ -308,6 +352,91 @@ class TreeFileWriter:
         directory.items.append(tree)
         return tree
 
+    def _place(self, path: str) -> tuple[_Directory, str]:
+        """The directory and name of a new object at ``path`` (refusing a second object of that name)."""
+        from .file import split_path
+
+        self._require_open()
+        parts = split_path(path)
+        directory = self._directory(parts[:-1])
+        name = parts[-1]
+        if name in directory.trees or name in directory.children:
+            raise ValueError(f"{path!r} was already written to {self.path!r}")
+        return directory, name
+
+    def _add(self, directory: _Directory, obj: _Object, records: Mapping[tuple[str, int], bytes]) -> None:
+        directory.trees.add(obj.name)
+        directory.items.append(obj)
+        for key, blob in records.items():
+            self._streamers.setdefault(key, blob)
+
+    def branchless_tree(self, path: str, entries: int, *, title: str | None = None) -> None:
+        """A TTree with ``entries`` entries and no branches (as :meth:`.file.RootFileWriter.branchless_tree`)."""
+        directory, name = self._place(path)
+        if int(entries) < 0:
+            raise ValueError(f"tree {path!r}: negative number of entries {entries}")
+        tree = RawTree(name, name if title is None else str(title), {})
+        tree.record.num_entries = int(entries)
+        tree._entries = int(entries)
+        directory.trees.add(name)
+        directory.items.append(tree)
+
+    def th1(self, path: str, contents: ArrayLike, errors: ArrayLike | None = None, **kwargs) -> None:
+        """A TH1F/TH1D, with the arguments and values of :meth:`.file.RootFileWriter.th1`."""
+        from .histograms import th1_spec
+        from .objects import histogram_bytes
+
+        directory, name = self._place(path)
+        classname, title, payload = histogram_bytes(th1_spec(path, contents, errors, **kwargs), name)
+        self._add(directory, _Object(name, classname, title, payload), _object_records())
+
+    def th2(self, path: str, contents: ArrayLike, errors: ArrayLike | None = None, **kwargs) -> None:
+        """A TH2F/TH2D, with the arguments and values of :meth:`.file.RootFileWriter.th2`."""
+        from .histograms import th2_spec
+        from .objects import histogram_bytes
+
+        directory, name = self._place(path)
+        classname, title, payload = histogram_bytes(th2_spec(path, contents, errors, **kwargs), name)
+        self._add(directory, _Object(name, classname, title, payload), _object_records())
+
+    def graph_asymm_errors(self, path: str, x: ArrayLike, y: ArrayLike, exl: ArrayLike = 0.0, exh: ArrayLike = 0.0,
+                           eyl: ArrayLike = 0.0, eyh: ArrayLike = 0.0, *, title: str = "") -> None:
+        """A TGraphAsymmErrors named after the last path component (as :meth:`.file.RootFileWriter.graph_asymm_errors`)."""
+        from .objects import graph_asymm_errors_bytes
+
+        directory, name = self._place(path)
+        xs = np.asarray(x, dtype=np.float64)
+        if xs.ndim != 1:
+            raise ValueError(f"TGraphAsymmErrors x must be one-dimensional, got shape {xs.shape}")
+        n = len(xs)
+
+        def column(v, what: str) -> np.ndarray:
+            arr = np.asarray(v, dtype=np.float64)
+            arr = np.full(n, float(arr)) if arr.ndim == 0 else arr
+            if arr.shape != (n,):
+                raise ValueError(f"TGraphAsymmErrors {what} has shape {arr.shape}, expected ({n},)")
+            return arr
+
+        cols = [column(v, w) for v, w in ((y, "y"), (exl, "exl"), (exh, "exh"), (eyl, "eyl"), (eyh, "eyh"))]
+        classname, title, payload = graph_asymm_errors_bytes(name, str(title), xs, *cols)
+        self._add(directory, _Object(name, classname, title, payload), _object_records())
+
+    def roofit(self, path: str, obj) -> None:
+        """A RooFitResult or RooArgSet (:mod:`.roofit`), with the ``ProcessID0`` object ROOT writes
+        beside the first one (their TRefArray members reference it)."""
+        from .roofit import _process_id, new_uuid, serialize
+        from .roofit import _Buffer as RooBuffer
+        from .roofit import _key_length as roofit_key_length
+
+        directory, name = self._place(path)
+        if "ProcessID0" not in self._top.trees:
+            title = str(uuid.UUID(bytes=new_uuid()))
+            o = RooBuffer(roofit_key_length("TProcessID", "ProcessID0", title))
+            _process_id(o, title)
+            self._add(self._top, _Object("ProcessID0", "TProcessID", title, bytes(o.data)), _roofit_records())
+        classname, title, payload = serialize(obj, name)
+        self._add(directory, _Object(name, classname, title, payload), _roofit_records())
+
     # ----------------------------------------------------------------------- serialization
 
     def to_bytes(self) -> bytes:
@@ -331,7 +460,7 @@ class TreeFileWriter:
 
         # the StreamerInfo TList, uncompressed (as uproot writes it)
         info_at = len(out)
-        streamers = _streamer_list()
+        streamers = _streamer_list(self._streamers)
         out += _key(False, b"TList", b"StreamerInfo", b"Doubly linked list", len(streamers), len(streamers), now, 1,
                     info_at, _BEGIN) + streamers
         info_bytes = len(out) - info_at
@@ -352,6 +481,8 @@ class TreeFileWriter:
                     out.extend(bytes(_DIRECTORY_BYTES))
                     d.entries.append(key)
                     lay_out(item)
+                elif isinstance(item, _Object):
+                    d.entries.append(self._write_object(out, item, d.location, now))
                 else:
                     d.entries.append(self._write_tree(out, item, d.location, now))
 
@@ -391,6 +522,17 @@ class TreeFileWriter:
                                                      nbytes_name, 4, _COMPRESS, info_at, info_bytes, 1,
                                                      uuid.uuid1().bytes)
         return bytes(out)
+
+    @staticmethod
+    def _write_object(out: bytearray, obj: _Object, pdir: int, now: int) -> bytes:
+        """Append the key and (compressed) payload of ``obj``; return the key header. Keys have
+        64-bit seeks: RooFit payloads' class references are offsets from the key's start."""
+        stored = root_zlib(obj.payload)
+        at = len(out)
+        key = _key(True, encode(obj.classname), encode(obj.name), encode(obj.title), len(obj.payload), len(stored),
+                   now, 1, at, pdir)
+        out += key + stored
+        return key
 
     @staticmethod
     def _write_tree(out: bytearray, tree: RawTree, pdir: int, now: int) -> bytes:
