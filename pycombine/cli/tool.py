@@ -6,6 +6,7 @@
     pycombine gof-pvalue data.root toys*.root  p-value of a goodness-of-fit result
     pycombine plot KIND ...                    plots: impacts, scan1d, limits, gof, scan2d, postfit, pulls
     pycombine export-pyhf card.txt -o ws.json  the card as a pyhf JSON workspace (HistFactory)
+    pycombine simplify card.txt -o sl.json     the card's simplified likelihood (m1, m2, m3 per bin)
 """
 
 from __future__ import annotations
@@ -165,6 +166,39 @@ def export_pyhf(card: str, output: str, mass: float, no_compare: bool, keyword_v
     code = run(card, output, mass=mass, compare=not no_compare, keyword_value=keyword_value, out=click.echo)
     if code:
         sys.exit(code)
+
+
+# ---------------------------------------------------------------------------------------- simplify
+@cli.command("simplify")
+@click.argument("card")
+@click.option("-o", "--output", default="simplified.json", show_default=True, help="Write the simplified likelihood here")
+@click.option("--type", "kind", type=click.Choice(["A", "B"], case_sensitive=False), default="B", show_default=True,
+              help="B: pre-fit, background-only (r = 0); A: post-fit of the control regions, signal regions masked")
+@click.option("--mask-regex", default=None,
+              help="Channels that are signal regions (regex): masked in the type A fit; the SL covers only them")
+@click.option("-m", "--mass", type=float, default=120.0, show_default=True, help="Mass ($MASS in shapes lines)")
+@click.option("--toys", type=int, default=100_000, show_default=True, help="Parameter draws behind the moments")
+@click.option("-s", "--seed", type=int, default=123456, show_default=True, help="Seed of the draws")
+@click.option("--keyword-value", multiple=True, help="WORD=VALUE substitutions in the card")
+def simplify(card: str, output: str, kind: str, mask_regex: str | None, mass: float, toys: int, seed: int,
+             keyword_value: tuple[str, ...]) -> None:
+    """Write CARD's simplified likelihood (CMS-NOTE-2017-001, with the third-moment expansion) as JSON:
+    per signal-region bin the background mean m1, covariance m2 and third moment m3 (as Combine's
+    FitDiagnostics overall_total_M1/M2/M3), the signal at r = 1 and the data. `combine -M
+    AsymptoticLimits OUTPUT` evaluates it; spey reads it too (docs/SIMPLIFIED.md)."""
+    from ..interop.simplified import write
+    from ..outputs.paths import check_output_path
+    from ..tools.simplify import SimplifyOptions, summary_lines
+    from ..tools.simplify import simplify as run
+
+    check_output_path(output)
+    sl = run(card, SimplifyOptions(type=kind.upper(), mask_regex=mask_regex, mass=mass, toys=toys, seed=seed,
+                                   keyword_value=keyword_value), out=click.echo)
+    # the file first: a summary piped into `head` must not cost the user the file
+    write(sl, output)
+    for line in summary_lines(sl):
+        click.echo(line)
+    click.echo(f"Wrote {output}")
 
 
 # ---------------------------------------------------------------------------------------- plot

@@ -7,7 +7,9 @@ a pycombine workspace (:mod:`.workspace`, written by pycombine's ``text2workspac
 ``--saveWorkspace``), whose model is rebuilt from the stored card text, templates and physics
 setup. A RooWorkspace of Combine's own text2workspace.py is refused with a message saying how to
 make ours. A ``.json`` input is a pyhf workspace (HistFactory semantics, :mod:`pycombine.interop.pyhf`),
-patched by ``--patch`` files and ``--patchset``/``--patch-name``. ``--snapshotName`` picks a snapshot of the workspace; the session applies it.
+patched by ``--patch`` files and ``--patchset``/``--patch-name``, unless its content marks it as a
+simplified likelihood (:mod:`pycombine.interop.simplified`, written by ``pycombine simplify``).
+``--snapshotName`` picks a snapshot of the workspace; the session applies it.
 """
 
 from __future__ import annotations
@@ -28,8 +30,20 @@ def is_pyhf_path(path: str) -> bool:
 
 
 def load_pyhf(path: str, opts: "RunOptions") -> tuple["Datacard", "ModelSpec"]:
-    """A pyhf workspace with its patches applied, as a model with HistFactory's semantics."""
+    """A pyhf workspace with its patches applied, as a model with HistFactory's semantics; or a
+    simplified likelihood (recognised by its content, :func:`~pycombine.interop.simplified.is_simplified`)."""
     from ..datacard import Datacard
+    from ..interop.simplified import is_simplified
+
+    if is_simplified(path):
+        from ..interop.simplified import build_model as build_sl
+        from ..interop.simplified import read as read_sl
+
+        pyhf_only = [o for o, v in (("--patch", getattr(opts, "patch", ())), ("--patchset", getattr(opts, "patchset", "")),
+                                    ("--measurement", getattr(opts, "measurement", ""))) if v]
+        if pyhf_only:
+            raise OptionError(f"{pyhf_only[0]}: only for pyhf JSON workspaces, {path} is a simplified likelihood")
+        return Datacard(path=path), build_sl(read_sl(path), path, float(opts.mass))
     from ..interop.pyhf import build_model, load_patched
 
     ws = load_patched(path, tuple(getattr(opts, "patch", ()) or ()), getattr(opts, "patchset", "") or "",
