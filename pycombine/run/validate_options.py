@@ -226,7 +226,8 @@ def _check_pyhf_options(opts) -> None:
         raise OptionError(f"--normsys-interpcode {code}: unsupported interpolation code (supported: code1, code4)")
     code = getattr(opts, "histosys_interpcode", "code4p")
     if code not in ("code0", "code4p"):
-        raise OptionError(f"--histosys-interpcode {code}: unsupported interpolation code (supported: code0, code4p)")
+        why = " (pyhf's and ROOT's code 2 differ outside |alpha| < 1)" if code == "code2" else ""
+        raise OptionError(f"--histosys-interpcode {code}: unsupported interpolation code{why} (supported: code0, code4p)")
 
 
 def _check_single_point(text) -> None:

@@ -49,7 +49,12 @@ def normsys_code(text: str, path: str = "") -> int:
 def histosys_region(text: str, path: str = "") -> float:
     key = str(text).strip()
     if key not in HISTOSYS_CODES:
-        raise DatacardError(f"histosys interpolation code {text!r} is not supported (supported: code0, code4p)", path or None)
+        # code 2 is left out on purpose: pyhf's (documented, discontinuous at |alpha| = 1) and ROOT's
+        # HistFactory (continuous, but the slope flips below -1) disagree outside |alpha| < 1, so
+        # either choice would silently differ from one of the two references
+        why = (" (pyhf's and ROOT's code 2 differ outside |alpha| < 1)" if key in ("code2", "2") else "")
+        raise DatacardError(f"histosys interpolation code {text!r} is not supported{why} (supported: code0, code4p)",
+                            path or None)
     return HISTOSYS_CODES[key]
 
 
