@@ -1,5 +1,6 @@
-"""Start-up: shape templates are found without uproot (pycombine/shapes/rawroot.py), and the common
-path of a shape card imports neither uproot nor pandas nor scipy.optimize.
+"""Start-up: shape templates are found without uproot (pycombine/shapes/rawroot.py), the common
+path of a shape card imports neither uproot nor pandas nor scipy.optimize, and ``combine --help``
+is click's page rendered without importing click (pycombine/cli/fast_help.py).
 
 The raw reader must give exactly what the uproot-based path gives (same templates, same absent
 names) for files written by ROOT 5.22 to 6.24 and by uproot, and hand anything it does not handle
@@ -145,3 +146,45 @@ def test_fit_diagnostics_imports_no_heavy_library(tmp_path, options):
         if options:
             assert f.classname_of("shapes_fit_s/total_data") == "TGraphAsymmErrors"
             assert f.classname_of("shapes_prefit/overall_total_covar") == "TH2D"
+
+
+# ------------------------------------------------------------------------------ combine --help
+def _click_help() -> str:
+    import contextlib
+    import io
+
+    from pycombine.cli.combine import build_command
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), pytest.raises(SystemExit):
+        build_command().main(["--help"], prog_name="combine")  # click reads $COLUMNS
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("width", [200, 110, 100, 80, 60, 40])
+def test_fast_help_is_clicks_page(width, monkeypatch):
+    """Character for character, also where lines wrap at hyphens, double spaces and long words."""
+    from pycombine.cli.combine import help_text
+
+    monkeypatch.setenv("COLUMNS", str(width))
+    assert help_text() == _click_help()
+
+
+def test_fast_wrap_matches_clicks():
+    from click._textwrap import TextWrapper
+
+    from pycombine.cli.fast_help import wrap
+
+    texts = ["Use the pre-fit (a-priori) Asimov data set  [default: x]", "Report the p-value instead of it",
+             "a-b-c well-known long-established x-ray re-fit 2-sided", "averyveryverylongwordthatdoesnotfit here", "x (--generateNuisances 0 --generateExternalMeasurements)"]
+    for text in texts:
+        for width in (6, 10, 17, 25, 40):
+            assert wrap(text, width) == TextWrapper(width, replace_whitespace=False).wrap(text), (text, width)
+
+
+def test_help_imports_no_click():
+    code = ("import sys, io, contextlib\nfrom pycombine.cli.combine import main\nbuf = io.StringIO()\n"
+            "with contextlib.redirect_stdout(buf): main(['--help'])\n"
+            "assert 'Usage: combine' in buf.getvalue()\nassert 'click' not in sys.modules, 'click imported'\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr

@@ -1,32 +1,42 @@
 """The ``combine`` command: Combine's command line on pycombine's engine.
 
-Only click and the option table are imported at start-up, so ``combine --help`` and option
-errors return immediately; the datacard machinery is imported when a card is processed.
+Only click and the option table are imported at start-up, so option errors return immediately;
+the datacard machinery is imported when a card is processed. ``combine --help`` (and ``-h``)
+alone does not import click either: :mod:`.fast_help` renders click's page from the table.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-import click
-
-from .clickutil import BoolValue, CombineCommand, Float32
 from ..run.options import OPTIONS, Opt
 
-_TYPES = {"str": str, "float": float, "int": int, "float32": Float32(), "bool": BoolValue()}
+if TYPE_CHECKING:
+    import click
+
+DESCRIPTION = "Run a statistical method on a datacard, like CMS Combine: combine -M AsymptoticLimits card.txt"
+#: click's page is at most this wide
+MAX_WIDTH = 110
 
 
 def _click_param(o: Opt) -> click.Option:
+    import click
+
+    from .clickutil import BoolValue, Float32
+
     if o.kind == "flag":
         return click.Option([*o.names, o.dest], is_flag=True, default=o.default, help=o.help)
     if o.kind == "multi":
         return click.Option([*o.names, o.dest], multiple=True, default=(), help=o.help)
+    types = {"str": str, "float": float, "int": int, "float32": Float32(), "bool": BoolValue()}
     return click.Option(
-        [*o.names, o.dest], type=_TYPES[o.kind], default=o.default, show_default=o.default not in (None, ""), help=o.help
+        [*o.names, o.dest], type=types[o.kind], default=o.default, show_default=o.default not in (None, ""), help=o.help
     )
 
 
 def _run(**kwargs) -> None:
+    import click
     from click.core import ParameterSource
 
     from ..run.options import RunOptions
@@ -50,6 +60,8 @@ def _run(**kwargs) -> None:
 
 def _compatibility(opts) -> None:
     """Old spellings of Combine's command lines, and options that change nothing here."""
+    import click
+
     from ..errors import OptionError
     from ..run.options import METHOD_ALIASES, NLL_BACKENDS
 
@@ -119,11 +131,17 @@ def _dump_model(opts) -> int:
     from ..tools.inspect import dump
 
     card, model = load(datacard_path(opts), opts)
+    import click
+
     click.echo(dump(card, model, as_json=opts.json))
     return 0
 
 
 def build_command() -> click.Command:
+    import click
+
+    from .clickutil import CombineCommand
+
     params: list[click.Parameter] = [click.Argument(["cards"], nargs=-1)]
     params += [_click_param(o) for o in OPTIONS]
     params.append(click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True,
@@ -132,14 +150,15 @@ def build_command() -> click.Command:
         "combine",
         params=params,
         callback=_run,
-        help="Run a statistical method on a datacard, like CMS Combine: "
-        "combine -M AsymptoticLimits card.txt",
-        context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+        help=DESCRIPTION,
+        context_settings={"help_option_names": ["-h", "--help"], "max_content_width": MAX_WIDTH},
     )
 
 
 def _print_version(ctx, param, value):
     if value and not ctx.resilient_parsing:
+        import click
+
         from .. import __version__
 
         click.echo(f"pycombine {__version__} (reproduces CMS Combine v10.6.0)")
@@ -148,9 +167,12 @@ def _print_version(ctx, param, value):
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``combine`` console script."""
+    args = _old_names(sys.argv[1:] if argv is None else list(argv))
+    if args in (["--help"], ["-h"]):
+        sys.stdout.write(help_text())
+        return
     from .errors import run_guarded
 
-    args = _old_names(sys.argv[1:] if argv is None else list(argv))
     cmd = build_command()
 
     def run():
@@ -158,3 +180,15 @@ def main(argv: list[str] | None = None) -> None:
         return cmd.main(args=args, prog_name="combine", standalone_mode=False)
 
     run_guarded(run, args, usage_hint="Use combine --help to get a list of all the allowed options")
+
+
+#: the options click adds after the table's (``build_command``)
+_TRAILING_ROWS = [("--version", "Show the pycombine version and exit"), ("-h, --help", "Show this message and exit.")]
+
+
+def help_text(width: int | None = None) -> str:
+    """``combine --help``: click's page for :func:`build_command`, without importing click."""
+    from .fast_help import option_rows, render, terminal_width
+
+    return render("combine", DESCRIPTION, option_rows(OPTIONS) + _TRAILING_ROWS,
+                  terminal_width(MAX_WIDTH) if width is None else width)
