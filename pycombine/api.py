@@ -210,5 +210,9 @@ def load_datacard(path: str | os.PathLike, mass: float = 120.0, keyword_values: 
                   **parse_options) -> Model:
     """Parse a text datacard, read its shape inputs and compile it (like text2workspace)."""
     card = parse_datacard(path, ParseOptions(**parse_options))
-    spec = build_model(card, BuildOptions(mass=mass, keyword_values=list(keyword_values or [])))
+    from .model.unbinned import EventTemplateReader, finish_per_event
+
+    reader = EventTemplateReader(card, mass, list(keyword_values or []))  # histograms and per-event tables
+    spec = build_model(card, BuildOptions(mass=mass, keyword_values=list(keyword_values or []), templates=reader))
+    finish_per_event(card, spec, reader)
     return Model(card, spec)

@@ -201,6 +201,56 @@ def simplify(card: str, output: str, kind: str, mask_regex: str | None, mass: fl
     click.echo(f"Wrote {output}")
 
 
+# ---------------------------------------------------------------------------------------- neyman
+@cli.command("neyman")
+@click.argument("card")
+@click.option("--poi", default=None, help="The parameter of interest (default: the first POI)")
+@click.option("--range", "grid_range", default=None, metavar="LO,HI", help="The grid's range (default: the POI's range)")
+@click.option("--points", type=int, default=13, show_default=True, help="Grid points")
+@click.option("--toys", type=int, default=300, show_default=True, help="Toys per grid point")
+@click.option("--cl", "cls", type=float, multiple=True, help="Confidence levels (default: 0.6827 and 0.9545)")
+@click.option("-s", "--seed", type=int, default=123456, show_default=True, help="Seed of the toys")
+@click.option("-m", "--mass", type=float, default=120.0, show_default=True, help="Mass ($MASS in shapes lines)")
+@click.option("--parallel", type=int, default=0, show_default=True, help="Processes (0: all cores)")
+@click.option("--dask-scheduler", default=None, help="Run the toys on this Dask scheduler instead")
+@click.option("-o", "--output", default="neyman.json", show_default=True, help="Write the belt and intervals here")
+@click.option("--plot", "plot_path", default=None, help="Draw the belt and the scan here (.pdf/.png; no extension: both)")
+def neyman_command(card: str, poi: str | None, grid_range: str | None, points: int, toys: int, cls: tuple[float, ...],
+                   seed: int, mass: float, parallel: int, dask_scheduler: str | None, output: str,
+                   plot_path: str | None) -> None:
+    """Neyman construction for one POI of CARD (a datacard or workspace): on a grid, the observed
+    profile-likelihood ratio, its distribution from toys generated at the profiled nuisances (per-event
+    channels: Poisson bootstrap of their Asimov weights), the belt and the intervals (docs/UNBINNED.md)."""
+    from ..errors import OptionError
+    from ..outputs.paths import check_output_path
+    from ..run.session import Session
+    from ..tools.neyman import CL_1SIGMA, CL_2SIGMA, NeymanOptions, neyman, summary_lines, write_json
+
+    check_output_path(output)
+    lo = hi = None
+    if grid_range is not None:
+        try:
+            lo, hi = (float(v) for v in grid_range.split(","))
+        except ValueError:
+            raise OptionError(f"--range {grid_range!r}: expected LO,HI") from None
+    session = Session.from_card(card, "MultiDimFit", out=click.echo, mass=mass)
+    try:
+        res = neyman(session, NeymanOptions(poi=poi, lo=lo, hi=hi, points=points, toys=toys,
+                                            cls=tuple(cls) or (CL_1SIGMA, CL_2SIGMA), seed=seed, parallel=parallel,
+                                            dask_scheduler=dask_scheduler), out=click.echo)
+    finally:
+        session.close()
+    write_json(res, output)
+    for line in summary_lines(res):
+        click.echo(line)
+    click.echo(f"Wrote {output}")
+    if plot_path:
+        from ..plots.neyman import plot_neyman
+
+        for path in plot_neyman(plot_path, res.poi, res.grid, res.t_obs, res.quantiles, res.intervals):
+            click.echo(f"Wrote {path}")
+
+
 # ---------------------------------------------------------------------------------------- plot
 @cli.command("plot", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
                                        "help_option_names": []})

@@ -83,6 +83,8 @@ class BatchModel:
         self.lin = (g == TH1_LIN) | (g == AMC_LIN)
         self.log = (g == TH1_LOG) | (g == AMC_LOG)
         self.norm_mask = (g == TH1_LIN) | (g == TH1_LOG) | (g == AMC_LOG)
+        if m.any_unbinned:
+            self.norm_mask = self.norm_mask & ~m.entry_unbinned  # per-event ratios: never renormalised
         self.amc_log = g == AMC_LOG
         self.any_amc_log = bool(m.any_log and self.amc_log.any())
         self.counting = g == COUNT
@@ -356,6 +358,8 @@ class BatchModel:
             nu[:, jb] = mu[:, jb] + sigma[:, jb] * x
         if m.bin_amc.any():
             nu = np.where(m.bin_amc, np.maximum(nu, FLOOR), nu)
+        if m.any_unbinned:
+            nu = nu * m.bin_ref  # per-event channels: the expected (Asimov) weight of each event
         return nu
 
     # ------------------------------------------------------------------ NLL
@@ -391,6 +395,11 @@ class BatchModel:
         obs = (n != 0) & active
         bad = (obs & ~(nu > 0)).any(axis=1)
         val = np.where(active, poisson_terms(nu, n, obs), 0.0).sum(axis=1)
+        if m.any_unbinned:
+            # per-event channels: the exact extended term instead of the per-event expectations
+            N = self.normalisation(theta, self.extend(theta))
+            act_s = active[:, m.sample_bin0] & m.sample_unbinned
+            val += np.where(act_s, N, 0.0).sum(axis=1) - np.where(active & m.bin_unbinned, nu, 0.0).sum(axis=1)
         if bb_x is not None:
             val += 0.5 * ((bb_x - glob[:, m.bb_par]) ** 2).sum(axis=1)
         val += self.constraints(theta, glob, constants)

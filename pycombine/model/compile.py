@@ -123,9 +123,10 @@ class CompiledModel:
         fac_s, fac_k = [], []
         add_s, add_k, add_v = [], [], []
         entry_sample, entry_bin, base, errors = [], [], [], []
-        d_rows, d_cols, d_vals, s_vals = [], [], [], []
+        d_rows, d_vals, s_vals = [], [], []  # per morph pair: (first entry, entries), values
         pair_k, pair_v, pair_q = [], [], []
         bin_channel, bin_amc = [], []
+        bin_unbinned = []  # per-event channels (docs/UNBINNED.md)
         data = []
         has_data = True
         bb_bin, bb_par = [], []
@@ -143,6 +144,7 @@ class CompiledModel:
             ci = len(layouts) - 1
             bin_channel += [ci] * ch.nbins
             bin_amc += [amc] * ch.nbins
+            bin_unbinned += [ch.unbinned] * ch.nbins
             if ch.data is None:
                 has_data = False
                 data += [np.nan] * ch.nbins
@@ -233,13 +235,10 @@ class CompiledModel:
                         else:
                             dp = up - nominal
                             dm = down - nominal
-                        m = len(pair_k)
                         pair_k.append(self.index[eff.name])
                         pair_v.append(eff.scale)
                         pair_q.append(proc.smooth_region)
-                        rows = np.arange(e0, e0 + nb)
-                        d_rows.append(rows)
-                        d_cols.append(np.full(nb, m))
+                        d_rows.append((e0, nb))  # column m: entries e0 .. e0 + nb - 1
                         d_vals.append(dp - dm)  # diff
                         s_vals.append(dp + dm)  # sum
                 sample_group.append(group)
@@ -316,10 +315,7 @@ class CompiledModel:
         self.entry_group = self.sample_group[self.entry_sample]
         self.M = len(pair_k)
         if self.M:
-            rows = np.concatenate(d_rows)
-            cols = np.concatenate(d_cols)
-            self.morph_diff = sparse_columns(rows, cols, np.concatenate(d_vals), (self.E, self.M))
-            self.morph_sum = sparse_columns(rows, cols, np.concatenate(s_vals), (self.E, self.M))
+            self.morph_diff, self.morph_sum = morph_matrices(d_rows, d_vals, s_vals, (self.E, self.M))
             self.morph_diff_T = self.morph_diff.T
             self.morph_sum_T = self.morph_sum.T
         self.pair_k = np.array(pair_k, dtype=int)
@@ -327,6 +323,18 @@ class CompiledModel:
         self.pair_q = np.array(pair_q, dtype=float)
         self.bin_channel = np.array(bin_channel, dtype=int)
         self.bin_amc = np.array(bin_amc, dtype=bool)
+        #: per-event channels: their bins (events) and samples, and each sample's first bin (for
+        #: channel masks); the likelihood replaces the sum of their bins' expectations by sum_j N_j
+        self.bin_unbinned = np.array(bin_unbinned, dtype=bool)
+        self.sample_unbinned = self.bin_unbinned[[layouts[c].bin_start for c in sample_channel]] if sample_channel else np.zeros(0, bool)
+        self.sample_bin0 = np.array([layouts[c].bin_start for c in sample_channel], dtype=int)
+        self.any_unbinned = bool(self.bin_unbinned.any())
+        #: per bin, the factor from the likelihood's per-bin value to the expected events: 1, except
+        #: in per-event channels (reference weights: Asimov weights = v_i sum_j N_j r_ij)
+        self.bin_ref = np.ones(self.B)
+        for ch, lay in zip(spec.channels, layouts):
+            if ch.unbinned and ch.ref_weights is not None:
+                self.bin_ref[lay.bin_start: lay.bin_start + lay.nbins] = ch.ref_weights
         self.data = np.array(data, dtype=float)
         self.has_data = has_data and len(spec.channels) > 0
         self.bb_bin = np.array(bb_bin, dtype=int)
@@ -345,6 +353,9 @@ class CompiledModel:
         self.any_log = bool(np.any((self.sample_group == TH1_LOG) | (self.sample_group == AMC_LOG)))
         self.counting_card = spec.counting
         self.channel_of_entry = self.sample_channel[self.entry_sample] if self.E else np.zeros(0, int)
+        #: entries of per-event channels: their shapeN (log) morphs are not renormalised, the
+        #: extended term sum_j N_j carries the yields
+        self.entry_unbinned = self.bin_unbinned[self.entry_bin] if self.E else np.zeros(0, bool)
 
     # ------------------------------------------------------------------ helpers
     def parameter_index(self, name: str) -> int:
@@ -399,26 +410,62 @@ class _Triplets:
 SPARSE_THRESHOLD = 200_000
 
 
+class _CSR:
+    """A scipy sparse matrix ``a`` and its transpose ``b`` (``.T`` swaps them)."""
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    @property
+    def T(self):
+        return _CSR(self.b, self.a)
+
+    def __matmul__(self, x):
+        return self.a @ x
+
+
 def sparse_columns(rows, cols, vals, shape):
     if vals.size <= SPARSE_THRESHOLD:
         return _Triplets(rows, cols, vals, shape)
     import scipy.sparse as sp
 
     mat = sp.csr_matrix((vals, (rows, cols)), shape=shape)
-    mat_t = mat.T.tocsr()
+    return _CSR(mat, mat.T)  # the transpose: a CSC view sharing the arrays (same sums, same order)
 
-    class _CSR:
-        def __init__(self, a, b):
-            self.a, self.b = a, b
 
-        @property
-        def T(self):
-            return _CSR(self.b, self.a)
+def morph_matrices(ranges, d_vals, s_vals, shape):
+    """The two ``E x M`` morph matrices (differences, sums) whose column ``m`` holds the values
+    ``d_vals[m]`` / ``s_vals[m]`` at the entries ``ranges[m] = (first, count)``.
 
-        def __matmul__(self, x):
-            return self.a @ x
+    Large ones are CSR matrices built from the column ranges directly, sharing one index
+    structure (a combination of 10^4 shape pairs x 10^3 bins would otherwise hold several copies
+    of 10^7 row and column indices); the matrices are those of :func:`sparse_columns`."""
+    sizes = np.array([n for _, n in ranges], dtype=np.int64)
+    nnz = int(sizes.sum())
+    if nnz <= SPARSE_THRESHOLD:
+        rows = np.concatenate([np.arange(e, e + n) for e, n in ranges])
+        cols = np.repeat(np.arange(len(ranges)), sizes)
+        return (sparse_columns(rows, cols, np.concatenate(d_vals), shape),
+                sparse_columns(rows, cols, np.concatenate(s_vals), shape))
+    import scipy.sparse as sp
 
-    return _CSR(mat, mat_t)
+    starts = np.array([e for e, _ in ranges], dtype=np.int64)
+    indptr = np.zeros(len(ranges) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=indptr[1:])
+    itype = np.int32 if max(shape) < 2**31 and nnz < 2**31 else np.int64
+    # row of every stored value, column by column
+    indices = np.repeat((starts - indptr[:-1]).astype(itype), sizes)
+    indices += np.arange(nnz, dtype=itype)
+    # the position of every CSR value in the column-major order (exact in float64 below 2^53)
+    order = sp.csc_matrix((np.arange(nnz, dtype=np.float64), indices, indptr.astype(itype)), shape=shape).tocsr()
+    del indices
+    perm = order.data.astype(np.int64)
+    out = []
+    for vals in (d_vals, s_vals):
+        v = np.concatenate(vals)[perm]
+        mat = sp.csr_matrix((v, order.indices, order.indptr), shape=shape)
+        out.append(_CSR(mat, mat.T))
+    return out[0], out[1]
 
 
 def _log(t: np.ndarray) -> np.ndarray:

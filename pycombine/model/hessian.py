@@ -84,10 +84,13 @@ class _MorphTriplets:
         grp = m.entry_group[self.rows]
         self.lin = (grp == TH1_LIN) | (grp == AMC_LIN)
         self.norm = (grp == TH1_LIN) | (grp == TH1_LOG) | (grp == AMC_LOG)
+        if m.any_unbinned:
+            self.norm = self.norm & ~m.entry_unbinned[self.rows]  # per-event ratios: never renormalised
         self.amc_log = grp == AMC_LOG
         self.any_norm = bool(self.norm.any())
-        self.sample = m.entry_sample[self.rows]
-        self.param = m.pair_k[self.cols]
+        small = np.int32 if max(m.S, m.P) < 2**31 else np.int64  # ~10^7 values in large models
+        self.sample = m.entry_sample[self.rows].astype(small)
+        self.param = m.pair_k[self.cols].astype(small)
 
 
 def _morph_derivatives(lik: Likelihood, theta: np.ndarray, state, tc, mult: np.ndarray):
@@ -99,19 +102,35 @@ def _morph_derivatives(lik: Likelihood, theta: np.ndarray, state, tc, mult: np.n
     x = m.pair_v * theta[m.pair_k]
     b, db = smooth_step(x, m.pair_q)
     r_, c_ = mt.rows, mt.cols
-    du = mt.half_diff + (0.5 * (b + x * db))[c_] * mt.sum_v
+    # the arithmetic is done in place where it can (large models hold ~10^7 triplets: every
+    # temporary is ~80 MB); the operations and their order are those of the plain expressions
+    du = (0.5 * (b + x * db))[c_]
+    du *= mt.sum_v
+    du += mt.half_diff
     t_pre = tc["t_pre"][r_]
     # through the floor (linear groups) or the exponential (shapeN groups)
-    dv = du * np.where(mt.lin, tc["u"][r_] >= FLOOR, t_pre)
+    dv = np.where(mt.lin, tc["u"][r_] >= FLOOR, t_pre)
+    dv *= du
+    del du
     if mt.any_norm:
         ps = np.bincount(c_, weights=np.where(mt.norm, dv, 0.0), minlength=m.M)  # d(sum)/dtheta per pair
         sums = tc["sums"][mt.sample]
-        dt = np.where(mt.norm, tc["scale"][mt.sample] * (dv - t_pre / np.where(sums != 0, sums, 1.0) * ps[c_]), dv)
+        q = t_pre / np.where(sums != 0, sums, 1.0)
+        del sums, t_pre
+        q *= ps[c_]
+        np.subtract(dv, q, out=q)
+        q *= tc["scale"][mt.sample]
+        dt = np.where(mt.norm, q, dv)
+        del q, dv
     else:
         dt = dv
+        del t_pre
     if "t_scaled" in tc:
         dt = np.where(mt.amc_log & (tc["t_scaled"][r_] < FLOOR), 0.0, dt)
-    return r_, mt.param, state.N[mt.sample] * mult[r_] * dt
+    out = state.N[mt.sample]
+    out *= mult[r_]
+    out *= dt
+    return r_, mt.param, out
 
 
 def _triplets(mat):
@@ -162,11 +181,7 @@ def channel_jacobians(lik: Likelihood, theta: np.ndarray):
     e_g, par_g = m.pp_gauss
     if e_g.size:
         ent_parts.append((e_g, par_g, Ne[e_g] * m.errors[e_g]))
-    ent_e = np.concatenate([p[0] for p in ent_parts]) if ent_parts else np.zeros(0, int)
-    ent_k = np.concatenate([p[1] for p in ent_parts]) if ent_parts else np.zeros(0, int)
     ent_v = np.concatenate([p[2] for p in ent_parts]) if ent_parts else np.zeros(0)
-    ent_c = m.channel_of_entry[ent_e]
-    n_c = m.sample_channel[s_n]
     # dnu_b/dN_s per entry: the template, plus x_b dsigma_b/dN_s = x_b N_s e^2 / sigma_b in BB-lite
     # bins (the bin-wise statistical term grows with the normalisations)
     dnu_dN = state.tt
@@ -176,21 +191,18 @@ def channel_jacobians(lik: Likelihood, theta: np.ndarray):
         dnu_dN = dnu_dN + np.where(ok, state.bb_x[m.entry_bin] * Ne * m.errors**2 / np.where(ok, sig_e, 1.0), 0.0)
     blocks = []
     sample_starts = np.concatenate([[0], np.cumsum(np.bincount(m.entry_sample, minlength=m.S))])
+    layout = _jacobian_layout(m, ent_parts, s_n, k_n)
     for ci, ch in enumerate(m.channels):
-        sel_e = ent_c == ci
-        sel_n = n_c == ci
-        params = _unique(np.concatenate([ent_k[sel_e], k_n[sel_n]]))
-        if params.size == 0:
+        lay = layout[ci]
+        if lay is None:
             continue
+        sel_e, flat, params, sel_n, kk_n = lay
         block = np.zeros((ch.nbins, params.size))
-        if sel_e.any():
-            rows = m.entry_bin[ent_e[sel_e]] - ch.bin_start
-            cols = np.searchsorted(params, ent_k[sel_e])
-            block += np.bincount(rows * params.size + cols, weights=ent_v[sel_e],
-                                 minlength=block.size).reshape(block.shape)
-        if sel_n.any():
+        if sel_e.size:
+            block += np.bincount(flat, weights=ent_v[sel_e], minlength=block.size).reshape(block.shape)
+        if sel_n.size:
             # normalisations: per sample an outer product (its templates) x (its dN/dtheta row)
-            ss, kk, vv = s_n[sel_n], np.searchsorted(params, k_n[sel_n]), v_n[sel_n]
+            ss, kk, vv = s_n[sel_n], kk_n, v_n[sel_n]
             for smp in _unique(ss):
                 mine = ss == smp
                 row = np.bincount(kk[mine], weights=vv[mine], minlength=params.size)  # duplicates summed
@@ -199,6 +211,47 @@ def channel_jacobians(lik: Likelihood, theta: np.ndarray):
                 block[np.ix_(m.entry_bin[e0:e1] - ch.bin_start, cols)] += np.outer(dnu_dN[e0:e1], row[cols])
         blocks.append(ChannelJacobian(slice(ch.bin_start, ch.bin_start + ch.nbins), params, block))
     return blocks, state
+
+
+def _jacobian_layout(m: CompiledModel, ent_parts, s_n: np.ndarray, k_n: np.ndarray) -> list:
+    """Where every Jacobian contribution goes, per channel: (its contributions, their flat
+    positions in the channel's block, the block's parameters, its normalisation terms and their
+    columns), or None for a channel without parameters.
+
+    The (entry, parameter) pattern depends on the model alone: it is computed once and kept on
+    the model (large combinations hold ~10^7 morph contributions; sorting them by channel and
+    locating their columns took most of each Hessian). The arithmetic is unchanged: each block
+    sums the same values in the same order."""
+    key = (tuple(int(p[0].size) for p in ent_parts), s_n.tobytes(), k_n.tobytes())
+    cached = getattr(m, "_jacobian_layout", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    ent_e = np.concatenate([p[0] for p in ent_parts]) if ent_parts else np.zeros(0, int)
+    ent_k = np.concatenate([p[1] for p in ent_parts]) if ent_parts else np.zeros(0, int)
+    ent_c = m.channel_of_entry[ent_e]
+    n_c = m.sample_channel[s_n]
+    nch = len(m.channels)
+    # each channel's contributions as an index range of a (stable) channel ordering
+    order_e = np.argsort(ent_c, kind="stable")
+    cut_e = np.concatenate([[0], np.cumsum(np.bincount(ent_c, minlength=nch))])
+    del ent_c
+    order_n = np.argsort(n_c, kind="stable")
+    cut_n = np.concatenate([[0], np.cumsum(np.bincount(n_c, minlength=nch))])
+    small = np.int32 if ent_e.size < 2**31 else np.int64
+    layout = []
+    for ci, ch in enumerate(m.channels):
+        sel_e = order_e[cut_e[ci] : cut_e[ci + 1]]
+        sel_n = order_n[cut_n[ci] : cut_n[ci + 1]]
+        params = _unique(np.concatenate([ent_k[sel_e], k_n[sel_n]]))
+        if params.size == 0:
+            layout.append(None)
+            continue
+        rows = m.entry_bin[ent_e[sel_e]] - ch.bin_start
+        flat = rows * params.size + np.searchsorted(params, ent_k[sel_e])
+        ftype = np.int32 if ch.nbins * params.size < 2**31 else np.int64
+        layout.append((sel_e.astype(small), flat.astype(ftype), params, sel_n, np.searchsorted(params, k_n[sel_n])))
+    m._jacobian_layout = (key, layout)
+    return layout
 
 
 def constraint_hessian_diag(lik: Likelihood, theta: np.ndarray) -> np.ndarray:

@@ -99,6 +99,8 @@ class Likelihood:
         self._lin = (g == TH1_LIN) | (g == AMC_LIN)  # templates floored linearly
         self._log = (g == TH1_LOG) | (g == AMC_LOG)  # templates morphed in log space (shapeN)
         self._norm_mask = (g == TH1_LIN) | (g == TH1_LOG) | (g == AMC_LOG)  # normalised to a target
+        if m.any_unbinned:
+            self._norm_mask = self._norm_mask & ~m.entry_unbinned  # per-event ratios: never renormalised
         self._amc_log = g == AMC_LOG
         self._counting = g == COUNT  # counting-experiment samples: no templates to morph
         self._any_amc_log = bool(m.any_log and self._amc_log.any())
@@ -254,6 +256,9 @@ class Likelihood:
                 return BAD_NLL, np.zeros(m.P), state
             return BAD_NLL, None, state
         val = float(np.sum(np.where(active, poisson_terms(nu, n, obs), 0.0)))
+        if m.any_unbinned:
+            ub, us = self._per_event_masks(active)
+            val += float(np.sum(state.N[us]) - np.sum(nu[ub]))
         if m.bb_bin.size:
             gx = self.data.glob[m.bb_par]
             val += 0.5 * float(np.sum((state.bb_x[m.bb_bin] - gx) ** 2))
@@ -266,6 +271,8 @@ class Likelihood:
         g = cgrad
         # ---- backward
         w_nu = np.where(active, 1.0 - np.where(obs, n / np.where(obs, nu, 1.0), 0.0), 0.0)
+        if m.any_unbinned:
+            w_nu = w_nu - ub  # the per-event expectations enter through -w log(nu) only
         if m.bin_amc.any():
             pre = state.mu + state.sigma * state.bb_x
             w_nu = np.where(m.bin_amc & (pre < FLOOR), 0.0, w_nu)
@@ -297,6 +304,8 @@ class Likelihood:
         w_y = w_mu[m.entry_bin]
         Ne = state.N[m.entry_sample]
         w_N = np.bincount(m.entry_sample, weights=w_y * state.tt, minlength=m.S)
+        if m.any_unbinned:
+            w_N = w_N + us  # the extended term sum_j N_j of per-event channels
         if m.bb_bin.size:
             sig_e = state.sigma[m.entry_bin]
             contrib = np.where(self._bb_entry & (sig_e > 0), w_sigma[m.entry_bin] * Ne * m.errors**2 / np.where(sig_e > 0, sig_e, 1.0), 0.0)
@@ -329,6 +338,12 @@ class Likelihood:
         if m.formulas:
             self._formula_backward(state.x_ext, g_ext, g)
         return val, g, state
+
+    def _per_event_masks(self, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(bins, samples) of the unmasked per-event channels: the NLL there is
+        ``sum_j N_j - sum_i w_i ln nu_i``, i.e. the Poisson terms plus ``sum_j N_j - sum_i nu_i``."""
+        m = self.m
+        return m.bin_unbinned & active, m.sample_unbinned & active[m.sample_bin0]
 
     def _constraints(self, theta: np.ndarray, grad: bool):
         m = self.m
@@ -470,12 +485,16 @@ class Likelihood:
             Ne = state.N[m.entry_sample]
             share = np.where(self._bb_entry & (sig_e > 0), (Ne * m.errors) ** 2 * x_e / np.where(sig_e > 0, sig_e, 1.0), 0.0)
             y = y + share
+        if m.any_unbinned:
+            y = y * m.bin_ref[m.entry_bin]  # per-event channels: expected weights of the events
         return y
 
     def expected(self, theta: np.ndarray) -> np.ndarray:
-        """Expected events per bin (nu)."""
+        """Expected events per bin (nu; per-event channels: the Asimov weight of each event)."""
         self._current_theta = np.asarray(theta, float)
         state, _, _ = self.forward(self._current_theta)
+        if self.m.any_unbinned:
+            return state.nu * self.m.bin_ref
         return state.nu
 
     def bb_values(self, theta: np.ndarray) -> np.ndarray:

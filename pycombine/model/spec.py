@@ -148,6 +148,13 @@ class ChannelSpec:
     auto_mc_stats: "AutoMCStatsSpec | None" = None
     #: templates are absolute contents (as with autoMCStats) without autoMCStats: pyhf workspaces
     absolute: bool = False
+    #: a per-event likelihood-ratio channel (docs/UNBINNED.md): one "bin" per event, data = event
+    #: weights, templates = density ratios (absolute); the likelihood uses the exact extended term
+    #: sum_j nu_j instead of the sum of the per-event terms
+    unbinned: bool = False
+    #: per-event channels: the reference weight v_i of each event; v_i * (sum_j nu_j r_j(x_i)) is
+    #: the event's expected (Asimov) weight, while the likelihood uses the ratios alone
+    ref_weights: np.ndarray | None = None
 
     @property
     def process_names(self) -> list[str]:

@@ -284,7 +284,9 @@ def check_initial_likelihood(model, counts, values, path: str | None = None) -> 
     counts = np.asarray(counts, dtype=float)
     lik = Likelihood(model, Dataset(counts, model.glob0.copy()), analytic_bb=False)
     with np.errstate(all="ignore"):
-        nu = lik.expected(np.asarray(values, dtype=float))
+        # the likelihood's own per-bin value (per-event channels: sum_j nu_j r_j, not the Asimov weight)
+        lik._current_theta = np.asarray(values, dtype=float)
+        nu = lik.forward(lik._current_theta)[0].nu
     bad = ~np.isfinite(nu) | ((counts > 0) & ~(nu > 0))
     if not bad.any():
         return

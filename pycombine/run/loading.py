@@ -33,8 +33,13 @@ def load_pyhf(path: str, opts: "RunOptions") -> tuple["Datacard", "ModelSpec"]:
     """A pyhf workspace with its patches applied, as a model with HistFactory's semantics; or a
     simplified likelihood (recognised by its content, :func:`~pycombine.interop.simplified.is_simplified`)."""
     from ..datacard import Datacard
+    from ..interop.nsbi import is_nsbi_workspace
     from ..interop.simplified import is_simplified
 
+    if is_nsbi_workspace(path):  # the NSBI toolkit's workspaces: per-event channels (docs/UNBINNED.md)
+        from ..interop.nsbi import build_model as build_nsbi
+
+        return Datacard(path=path), build_nsbi(path, float(opts.mass))
     if is_simplified(path):
         from ..interop.simplified import build_model as build_sl
         from ..interop.simplified import read as read_sl

@@ -59,6 +59,14 @@ def check_output_paths(opts: RunOptions, method) -> None:
             raise
 
 
+#: methods that are not valid on per-event likelihood-ratio channels, with the reason
+UNBINNED_UNSUPPORTED = {
+    "HybridNew": "its batched toy fits assume binned channels; not available with per-event channels "
+                 "(use `pycombine neyman` for toy-based intervals)",
+    "GoodnessOfFit": "a saturated model (or KS/AD of bin contents) has no meaning for per-event channels",
+}
+
+
 def run_combine(opts: RunOptions) -> int:
     """Run one combine command line; returns the exit status."""
     path = datacard_path(opts)
@@ -86,6 +94,14 @@ def run_combine(opts: RunOptions) -> int:
     from .session import Session
 
     session = Session(model, opts)
+    if session.model.any_unbinned and opts.method in UNBINNED_UNSUPPORTED:
+        raise OptionError(f"-M {opts.method}: {UNBINNED_UNSUPPORTED[opts.method]} (docs/UNBINNED.md)")
+    bin_outputs = [f for f, name in (("--saveShapes", "save_shapes"), ("--saveOverallShapes", "save_overall_shapes"),
+                                     ("--saveWithUncertainties", "save_with_uncertainties")) if getattr(opts, name, False)]
+    if session.model.any_unbinned and bin_outputs:
+        # their "bins" are events: the bin-by-bin covariances of these outputs grow as events^2
+        raise OptionError(f"{bin_outputs[0]}: per-event channels have no histograms to save or bin-by-bin "
+                          "uncertainties (post-fit yields: --saveNormalizations; docs/UNBINNED.md)")
     masks = [i for i, n in enumerate(session.model.names) if session.spec.parameters[n].origin == "mask"]
     if masks:  # Combine::run lists the channel masks of the model
         active = sum(1 for i in masks if session.state.values[i] > 0)

@@ -194,6 +194,9 @@ def _build(card: "Datacard", settings: Settings, physics, reader, warn) -> "Mode
         mass=settings.mass, keyword_values=list(settings.keyword_value), check_norm=not settings.no_check_norm,
         channel_masks=settings.channel_masks, data_name=settings.data_map_name, warn=warn, physics=physics,
         templates=reader))
+    from ..model.unbinned import finish_per_event
+
+    finish_per_event(card, spec, reader, settings.data_map_name)  # per-event channels (docs/UNBINNED.md)
     # text2workspace's console output: the physics model's, then the model builder's
     spec.build_log = list(physics.log) + list(spec.build_log)
     return spec
@@ -215,12 +218,12 @@ def build_text_card(path: str, settings: Settings, warn: Callable[[str], None] |
     """
     from ..datacard import parse_datacard_text
     from ..datacard.source import read_text
-    from ..model.build_templates import TemplateReader
+    from ..model.unbinned import EventTemplateReader
 
     text = read_text(path)
     card = parse_datacard_text(text, path=path, options=_parse_options(settings, warn=True))
     physics = run_physics_model(card, settings)
-    reader = TemplateReader(card, settings.mass, list(settings.keyword_value))
+    reader = EventTemplateReader(card, settings.mass, list(settings.keyword_value))  # histograms and event tables
     reader.mass_str = settings.mass_string
     spec = _build(card, settings, physics, reader, warn)
     if not keep:

@@ -140,7 +140,11 @@ class YieldCalculator:
 
         total_covar = []
         for c in m.channels:
-            if sp is None:
+            if m.any_unbinned and m.bin_unbinned[c.bin_start]:
+                # a per-event channel: events x events would not fit in memory, and its shapes
+                # (the only reader of this matrix) are never saved (refused by the runner)
+                total_covar.append(np.zeros((0, 0)))
+            elif sp is None:
                 total_covar.append(np.zeros((c.nbins, c.nbins)))
             else:
                 total_covar.append(sp.second_moments(agg.B[c.bin_start:c.bin_start + c.nbins], full=True))
