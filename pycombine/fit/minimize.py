@@ -299,15 +299,25 @@ class Fitter:
             return val, g[free]
 
         out = newton_minimize(value_and_grad, lambda x: gauss_newton(lik, x, free), x0, free, lo, hi,
-                              edm_goal=0.1 * 0.002 * self.options.tolerance * 0.5, max_iter=80, bfgs=True)
+                              edm_goal=0.1 * 0.002 * self.options.tolerance * 0.5, max_iter=80, bfgs=True,
+                              H=self._newton_start(free))
         if out is None:
             return None
+        self._newton_end(free, out.hessian)
         m = self.model
         x = lik.bb_values(out.x)
         var, c = covariance_of(out.hessian)
         errors = np.zeros(m.P)
         errors[free] = np.sqrt(np.maximum(var, 0.0))
         return FitResult(x, out.nll, 0, True, free, errors, c, out.edm, out.evaluations, None)
+
+    def _newton_start(self, free: np.ndarray):
+        """The Hessian a Newton fit over ``free`` starts from (None: computed at its start point);
+        :class:`pycombine.fit.warm.NewtonWarmFitter` carries it from one profile fit to the next."""
+        return None
+
+    def _newton_end(self, free: np.ndarray, hessian) -> None:
+        """Receives the Hessian a Newton fit ended with."""
 
     def step_sizes(self, state: ParameterState, free: np.ndarray) -> np.ndarray:
         return step_sizes(self.model, state, free)

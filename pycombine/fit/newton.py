@@ -26,7 +26,7 @@ from ..model.likelihood import BAD_NLL
 class NewtonResult:
     x: np.ndarray  # full parameter vector at the minimum
     nll: float
-    hessian: "np.ndarray | LowRankHessian"  # Hessian of the free parameters at (or near) the minimum
+    hessian: "np.ndarray | LowRankHessian | DenseHessian"  # Hessian of the free parameters at (or near) the minimum
     edm: float
     evaluations: int
 
@@ -126,6 +126,104 @@ class LowRankHessian:
                               np.concatenate([self.c, [1.0 / sy, -1.0 / sHs]]), self.base_columns)
 
 
+class _DenseBase:
+    """A dense matrix and its Cholesky factors, one per set of inactive (free, off-bound) parameters."""
+
+    __slots__ = ("H", "factors")
+
+    def __init__(self, H: np.ndarray):
+        self.H = H
+        self.factors: dict[bytes, tuple | None] = {}
+
+    def factor(self, key: bytes, inact: np.ndarray):
+        """The Cholesky factor of ``H[inact, inact]`` (None if that block is not positive definite)."""
+        if key in self.factors:
+            return self.factors[key]
+        from scipy.linalg import cho_factor
+
+        A = self.H if not key else self.H[np.ix_(inact, inact)]
+        try:
+            f = cho_factor(A, check_finite=False)
+            if not np.all(np.isfinite(np.diagonal(f[0]))):
+                f = None
+        except (np.linalg.LinAlgError, ValueError):
+            f = None
+        if len(self.factors) >= 4:  # active sets change rarely; keep the newest few
+            self.factors.pop(next(iter(self.factors)))
+        self.factors[key] = f
+        return f
+
+
+class DenseHessian:
+    """``H = H0 + V diag(c) V^T``: a dense Gauss-Newton matrix ``H0`` whose Cholesky factor is kept,
+    and the BFGS corrections of the Newton iterations as a few columns, solved by the Woodbury
+    identity. Refining the matrix by BFGS then costs O(n^2) per step instead of a new O(n^3)
+    factorisation; the matrix, and so every step, is the one the dense update would give (up to
+    rounding). After :attr:`MAX_UPDATES` corrections they are folded into a new base (one
+    factorisation). Used for more than :data:`DENSE_FACTORED_MIN` free parameters."""
+
+    MAX_UPDATES = 12
+
+    def __init__(self, base: _DenseBase, V: np.ndarray, c: np.ndarray, av: tuple | None = None):
+        self.base, self.V, self.c = base, V, c
+        self._av = av  # (key of the inactive set, H0^-1 V[inact]) of the columns so far
+
+    @classmethod
+    def of(cls, H: np.ndarray) -> "DenseHessian":
+        H = np.asarray(H, dtype=float)
+        return cls(_DenseBase(H), np.zeros((H.shape[0], 0)), np.zeros(0))
+
+    @property
+    def size(self) -> int:
+        return self.base.H.shape[0]
+
+    def matvec(self, v: np.ndarray) -> np.ndarray:
+        return self.base.H @ v + self.V @ (self.c * (self.V.T @ v))
+
+    def dense(self) -> np.ndarray:
+        if not self.c.size:
+            return self.base.H
+        return self.base.H + (self.V * self.c) @ self.V.T
+
+    def solve(self, g: np.ndarray, inact: np.ndarray) -> np.ndarray | None:
+        """``H[inact, inact]^-1 g``; None when the base block is not positive definite."""
+        from scipy.linalg import cho_solve
+
+        key = b"" if inact.all() else np.packbits(inact).tobytes()
+        f = self.base.factor(key, inact)
+        if f is None:
+            return None
+        y = cho_solve(f, g, check_finite=False)
+        if self.c.size:
+            V = self.V if not key else self.V[inact]
+            av = self._av
+            if av is not None and av[0] == key and av[1].shape[1] <= V.shape[1]:
+                done = av[1].shape[1]
+                AV = av[1] if done == V.shape[1] else np.hstack(
+                    [av[1], cho_solve(f, V[:, done:], check_finite=False)])
+            else:
+                AV = cho_solve(f, V, check_finite=False)
+            self._av = (key, AV)
+            K = np.diag(1.0 / self.c) + V.T @ AV
+            y = y - AV @ np.linalg.solve(K, V.T @ y)
+        return y if np.all(np.isfinite(y)) else None
+
+    def updated(self, sv: np.ndarray, yv: np.ndarray, sy: float) -> "DenseHessian":
+        """The BFGS correction ``H + y y^T / s.y - (H s)(H s)^T / s.H.s`` (self if s.H.s <= 0)."""
+        Hs = self.matvec(sv)
+        sHs = float(sv @ Hs)
+        if not sHs > 0:
+            return self
+        if self.c.size + 2 > 2 * self.MAX_UPDATES:
+            return DenseHessian.of(self.dense()).updated(sv, yv, sy)
+        return DenseHessian(self.base, np.hstack([self.V, yv[:, None], Hs[:, None]]),
+                            np.concatenate([self.c, [1.0 / sy, -1.0 / sHs]]), self._av)
+
+
+#: from this many free parameters a dense Hessian is kept factorised (:class:`DenseHessian`)
+DENSE_FACTORED_MIN = 400
+
+
 def low_rank_step(H: LowRankHessian, g: np.ndarray, inact: np.ndarray) -> tuple[np.ndarray, bool] | None:
     """:func:`newton_step` for a :class:`LowRankHessian`: a descent step, damped where needed."""
     if g.size == 0 or not np.any(g):
@@ -173,7 +271,7 @@ def newton_minimize(
     edm_goal: float = 1e-5,
     max_iter: int = 40,
     max_refresh: int = 3,
-    H: "np.ndarray | LowRankHessian | None" = None,
+    H: "np.ndarray | LowRankHessian | DenseHessian | None" = None,
     bfgs: bool = False,
 ) -> NewtonResult | None:
     """Minimise over ``x[free]`` (bounds ``lo``/``hi`` for the free ones) by projected Newton.
@@ -191,14 +289,29 @@ def newton_minimize(
     if not (f < BAD_NLL and np.all(np.isfinite(g))):
         return None
     refreshes, since = 0, 0
+
+    def fresh(x):
+        Hn = hessian(x)
+        if isinstance(Hn, np.ndarray) and Hn.shape[0] > DENSE_FACTORED_MIN:
+            return DenseHessian.of(Hn)
+        return Hn
+
     if H is None:
-        H, refreshes = hessian(x), 1
+        H, refreshes = fresh(x), 1
+    elif isinstance(H, np.ndarray) and H.shape[0] > DENSE_FACTORED_MIN:
+        H = DenseHessian.of(H)
     last_edm = np.inf
     for _ in range(max_iter):
         active = ((z <= lo) & (g > 0)) | ((z >= hi) & (g < 0))
         inact = ~active
         if isinstance(H, LowRankHessian):
             step = low_rank_step(H, g[inact], inact)
+        elif isinstance(H, DenseHessian):
+            y = H.solve(g[inact], inact)
+            if y is not None:
+                step = -y, False
+            else:  # not positive definite: damped, on the dense matrix
+                step = newton_step(H.dense()[np.ix_(inact, inact)], g[inact])
         else:
             step = newton_step(H[np.ix_(inact, inact)], g[inact])
         d = np.zeros_like(z)
@@ -210,13 +323,13 @@ def newton_minimize(
         if step is None or not np.isfinite(edm):
             if refreshes >= max_refresh or since == 0:
                 return None
-            H, refreshes, since = hessian(x), refreshes + 1, 0
+            H, refreshes, since = fresh(x), refreshes + 1, 0
             continue
         if edm < (0.01 if damped else 1.0) * edm_goal:
             return NewtonResult(x, f, H, edm, evals)
         # slow (linear) convergence: the carried-over Hessian is off, recompute it here
         if since >= 2 and edm > 0.1 * last_edm and refreshes < max_refresh:
-            H, refreshes, since = hessian(x), refreshes + 1, 0
+            H, refreshes, since = fresh(x), refreshes + 1, 0
             last_edm = np.inf
             continue
         t = 1.0
@@ -235,7 +348,7 @@ def newton_minimize(
         if not accepted:
             if refreshes >= max_refresh or since == 0:
                 return None
-            H, refreshes, since = hessian(x), refreshes + 1, 0
+            H, refreshes, since = fresh(x), refreshes + 1, 0
             continue
         if bfgs:
             # BFGS correction of the (approximate) Hessian from the step just taken: it restores
@@ -244,7 +357,7 @@ def newton_minimize(
             yv = gn - g
             sy = float(sv @ yv)
             if sy > 1e-12 * float(np.linalg.norm(sv) * np.linalg.norm(yv)):
-                if isinstance(H, LowRankHessian):
+                if isinstance(H, (LowRankHessian, DenseHessian)):
                     H = H.updated(sv, yv, sy)
                 else:
                     Hs = H @ sv
@@ -272,6 +385,8 @@ def gauss_newton(lik, theta: np.ndarray, free: np.ndarray):
 def covariance_of(H) -> tuple[np.ndarray, np.ndarray | None]:
     """(variances, dense covariance or None) of the inverse of a Hessian (dense or low-rank; the
     dense covariance of a low-rank one only up to 3000 parameters)."""
+    if isinstance(H, DenseHessian):
+        H = H.dense()
     if isinstance(H, LowRankHessian):
         try:
             if H.size > 3000:

@@ -14,7 +14,7 @@ import numpy as np
 from ..model.likelihood import Likelihood
 from .minimize import Fitter, ParameterState, use_exact_hessian
 
-__all__ = ["WarmFitter", "full_hessian", "warm_fitter"]
+__all__ = ["NewtonWarmFitter", "WarmFitter", "full_hessian", "warm_fitter"]
 
 
 def full_hessian(model, data, values: np.ndarray, floating: np.ndarray, lo: np.ndarray | None = None,
@@ -101,16 +101,38 @@ class WarmFitter(Fitter):
         return super()._run_migrad(obj, z0, limits, steps, strategy)
 
 
+class NewtonWarmFitter(Fitter):
+    """A :class:`~pycombine.fit.minimize.Fitter` for models fitted by Newton steps (too large for
+    exact Hessians) whose fits each start from the Hessian the previous fit over the same
+    parameters ended with (Gauss-Newton with its BFGS refinements, kept factorised), instead of
+    computing a new one at every start point: the profile fits of an interval search start next
+    to each other. Newton recomputes it wherever convergence slows, and stops on the same
+    criterion on the true gradient, so the minima are the same to the fit tolerance."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._last: tuple[bytes, object] | None = None
+
+    def _newton_start(self, free: np.ndarray):
+        if self._last is not None and self._last[0] == free.tobytes():
+            return self._last[1]
+        return None
+
+    def _newton_end(self, free: np.ndarray, hessian) -> None:
+        self._last = (free.tobytes(), hessian)
+
+
 def warm_fitter(fitter: Fitter, state: ParameterState, best: np.ndarray) -> Fitter:
     """A :class:`WarmFitter` with ``fitter``'s settings, seeded with the Hessian at ``best``.
 
     For the profile fits of an interval search. Models too large for exact Hessians are fitted
-    by Newton steps on the Gauss-Newton matrix instead (:class:`~pycombine.fit.minimize.Fitter`),
-    so ``fitter`` itself is returned for them.
+    by Newton steps on the Gauss-Newton matrix instead: a :class:`NewtonWarmFitter` with
+    ``fitter``'s settings is returned for them.
     """
     floating = ~state.frozen
     if not use_exact_hessian(fitter.model, int(floating.sum())):
-        return fitter
+        return NewtonWarmFitter(fitter.model, fitter.data, fitter.options, remove_bounds=fitter.remove_bounds,
+                                analytic_bb=fitter.lik.analytic_bb, keep_range=np.nonzero(fitter.keep_range)[0])
     H = full_hessian(fitter.model, fitter.data, best, floating, state.lo, state.hi)
     return WarmFitter(fitter.model, fitter.data, fitter.options, remove_bounds=fitter.remove_bounds,
                       analytic_bb=fitter.lik.analytic_bb, keep_range=np.nonzero(fitter.keep_range)[0],

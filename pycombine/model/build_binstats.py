@@ -21,7 +21,7 @@ from .spec import BinStat, ChannelSpec, FormulaSpec, Parameter, ProcessSpec
 
 def coefficient_at_build(proc: ProcessSpec, table: ParameterTable) -> float:
     """The process coefficient with every parameter at its initial value (r = 1, gmN at N+1)."""
-    values = {n: p.init for n, p in table.params.items()}
+    values = _Inits(table.params)
     c = proc.norm
     for f in proc.factors:
         c *= _value(f, values, table.formulas)
@@ -34,7 +34,23 @@ def coefficient_at_build(proc: ProcessSpec, table: ParameterTable) -> float:
     return c
 
 
-def _value(name: str, values: dict[str, float], formulas: dict[str, FormulaSpec]) -> float:
+class _Inits:
+    """The initial values of the table's parameters by name, read on demand (a dict of all of them
+    per process would cost O(parameters x processes): seconds in a large combination)."""
+
+    __slots__ = ("params",)
+
+    def __init__(self, params: dict[str, Parameter]):
+        self.params = params
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.params
+
+    def __getitem__(self, name: str) -> float:
+        return self.params[name].init
+
+
+def _value(name: str, values: "dict[str, float] | _Inits", formulas: dict[str, FormulaSpec]) -> float:
     """The value of a parameter or (recursively) a formula at ``values``."""
     if name in values:
         return values[name]
@@ -83,10 +99,20 @@ def _bin_pars(ch: ChannelSpec, table: ParameterTable, log: list[str]) -> list[st
     log.append("=" * 60)
     log.append("%-10s %-15s %-15s %-30s" % ("Bin", "Contents", "Error", "Notes"))
     keep = ~skip
+    sub_sums = sub_errs = None
+    kc = coeffs[keep]
+    if 1 <= kc.size <= 7 and np.all(kc > 0):
+        # every bin's sums at once, added in the order numpy's sum of one bin's column adds them
+        # (so the numbers, and the report, are the same)
+        sub_sums = _column_sums(kc[:, None] * vals[keep])
+        sub_errs = np.sqrt(_column_sums((kc[:, None] * errs[keep]) ** 2))
     for j in range(ch.nbins):
         log.append("%-10i %-15f %-15f %-30s" % (j, valsum[j], toterr[j], "total sum"))
-        sub_sum = float((coeffs[keep] * vals[keep, j]).sum())
-        sub_err = math.sqrt(float(((coeffs[keep] * errs[keep, j]) ** 2).sum()))
+        if sub_sums is not None:
+            sub_sum, sub_err = float(sub_sums[j]), float(sub_errs[j])
+        else:
+            sub_sum = float((coeffs[keep] * vals[keep, j]).sum())
+            sub_err = math.sqrt(float(((coeffs[keep] * errs[keep, j]) ** 2).sum()))
         if skip.any():
             log.append("%-10i %-15f %-15f %-30s" % (j, sub_sum, sub_err, "excluding marked processes"))
         if sub_err <= 0.0:
@@ -150,6 +176,15 @@ def _bin_pars(ch: ChannelSpec, table: ParameterTable, log: list[str]) -> list[st
         else:
             amc.bins.append(BinStat(j, "none"))
         log.append("-" * 60)
+    return out
+
+
+def _column_sums(rows: np.ndarray) -> np.ndarray:
+    """``[rows[:, j].sum() for j]`` for at most 7 rows: numpy sums so few terms sequentially
+    (from 8 on, pairwise with unrolled partial sums), as this does."""
+    out = rows[0].copy()
+    for r in rows[1:]:
+        out += r
     return out
 
 

@@ -33,7 +33,11 @@ def build_channels(
 
 
 def _pad(values: np.ndarray, nbins: int) -> np.ndarray:
-    """``values`` cut or zero-padded to ``nbins``."""
+    """``values`` cut or zero-padded to ``nbins`` (the template's own read-only array when it has
+    ``nbins`` bins already: large combinations hold tens of thousands of templates, a copy each
+    would double their memory)."""
+    if values.shape[0] == nbins and values.dtype == np.float64 and not values.flags.writeable:
+        return values
     out = np.zeros(nbins)
     n = min(nbins, values.shape[0])
     out[:n] = values[:n]
@@ -48,6 +52,14 @@ class _ChannelBuilder:
         self.reader = reader
         self.physics = physics
         self.table = table
+        # the systematic lines acting on each (channel, process), in card order: a combination has
+        # thousands of lines, each acting on a few of its hundreds of processes
+        self._acting: dict[tuple[str, str], list] = {}
+        for s in card.systematics:
+            for b, effects in s.effects.items():
+                for p, v in effects.items():
+                    if v != 0.0:
+                        self._acting.setdefault((b, p), []).append(s)
 
     def channel(self, b: str, shapes: NominalShapes) -> ChannelSpec:
         """The :class:`ChannelSpec` of channel ``b``: its processes, data and autoMCStats settings."""
@@ -111,7 +123,7 @@ class _ChannelBuilder:
         nominal_norm = rate
         self_norm_rate = 1.0
         gamma = None
-        for s in card.systematics:
+        for s in self._acting.get((b, p), ()):
             pdf = s.pdf
             if pdf in ("param", "constr", "rateParam", "flatParam"):
                 continue
@@ -179,7 +191,7 @@ class _ChannelBuilder:
         hist_mode = amc.hist_mode if amc else 1
         algo = None
         min_scale = 1.0
-        for s in card.systematics:
+        for s in self._acting.get((b, p), ()):
             if "shape" not in s.pdf:
                 continue
             v = s.effects.get(b, {}).get(p, 0.0)

@@ -14,6 +14,7 @@ Layout reference: ROOT's ``io/doc/TFile`` (header, TKey, TDirectory, compression
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 
@@ -115,10 +116,14 @@ class RawRootFile:
         import mmap
 
         with open(path, "rb") as f:
-            try:  # mapped, not read: only the key lists and the templates asked for are touched
+            try:  # mapped, not read: only the key lists are touched
                 self._buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             except ValueError:  # an empty file cannot be mapped
                 raise RawReadError("empty file") from None
+        # records are read with pread, not through the map: mapped pages once touched stay in the
+        # process's resident memory, which for a combination's shape file of hundreds of MB would
+        # double what its templates need
+        self._fd = os.open(path, os.O_RDONLY)
         buf = self._buf
         if len(buf) < _HEADER_SMALL.size or buf[:4] != b"root":
             raise RawReadError("not a ROOT file")
@@ -175,4 +180,23 @@ class RawRootFile:
         stop = key.seek + key.nbytes
         if stop > len(self._buf):
             raise RawReadError("record beyond the end of the file")
-        return decompress(self._buf[start:stop], key.objlen)
+        if not hasattr(os, "pread"):  # pragma: no cover - Windows
+            return decompress(self._buf[start:stop], key.objlen)
+        data = os.pread(self._fd, stop - start, start)
+        if len(data) != stop - start:
+            raise RawReadError("record beyond the end of the file")
+        return decompress(data, key.objlen)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self._buf.close()
+
+    def __del__(self):
+        try:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+        except (AttributeError, OSError):
+            pass
