@@ -607,3 +607,50 @@ def test_reference_keys_cover_combines(tmp_path):
     with uproot.open(tmp_path / name) as f:
         have = {k.split(";")[0] for k in f.keys()}
     assert set(want) <= have, sorted(set(want) - have)
+
+
+
+def test_fast_real_var_records_equal_the_general_writer(monkeypatch):
+    """The one-pass RooRealVar records (roofit._real_var_fast, used for large ArgSets) are byte for
+    byte those of the general writer: long names, titles, constants, attributes, infinite ranges,
+    asymmetric errors; variables with named ranges or string attributes keep the general path."""
+    import random
+
+    from pycombine.outputs.root import roofit
+
+    rng = random.Random(3)
+
+    def var(i: int) -> roofit.RealVar:
+        return roofit.RealVar(
+            ("x" * 300 if i % 97 == 0 else "") + f"prop_binch{i // 100}_bin{i % 100}", rng.gauss(0, 1),
+            rng.choice([-1.0, 0.7]), asym_lo=rng.choice([1.0, -0.3]), asym_hi=rng.choice([-1.0, 0.4]),
+            lo=rng.choice([-7.0, -math.inf, 0.0]), hi=rng.choice([7.0, math.inf, 20.0]), constant=i % 5 == 0,
+            title=None if i % 3 else f"title {i}", attributes=rng.choice([(), ("optimizeBounds",), ("b", "a")]),
+            ranges={"err68": (-1.0, 1.0)} if i % 11 == 0 else {}, uuid=bytes([i % 256]) * 16,
+            string_attributes={"k": "v"} if i % 13 == 0 else {})
+
+    argset = roofit.ArgSet(variables=[var(i) for i in range(600)], name="nuisances_prefit")
+    fast_calls = []
+    fast_writer = roofit._real_var_fast
+    monkeypatch.setattr(roofit, "_real_var_fast", lambda *a: fast_calls.append(1) or fast_writer(*a))
+    fast = roofit.serialize(argset, "nuisances_prefit")
+    assert len(fast_calls) > 400  # most variables took the fast path
+
+    def general(o, s):  # _collection with every variable through the general writer
+        p = o.begin(1)
+        q = o.begin(3)
+        o.raw(roofit._TOBJECT)
+        o.empty()
+        v = o.begin(roofit._STL_VERSION)
+        o.i32(len(s.variables))
+        for var in s.variables:
+            o.pointer("RooRealVar", lambda var=var: roofit._real_var(o, var))
+        o.end(v)
+        o.flag(s.owned)
+        o.string(s.name)
+        o.flag(True)
+        o.end(q)
+        o.end(p)
+
+    monkeypatch.setattr(roofit, "_collection", general)
+    assert fast == roofit.serialize(argset, "nuisances_prefit")

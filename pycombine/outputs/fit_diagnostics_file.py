@@ -170,25 +170,23 @@ def _tree_columns(session, results, which: str) -> dict[str, np.ndarray]:
     return out
 
 
-def _ranges(session) -> tuple[np.ndarray, np.ndarray]:
-    """Ranges while FitDiagnostics runs: ``optimizeBounds`` parameters (lnN/shape/BB-lite) have
-    none (Combine's FitterAlgoBase::optimizeBounds), the others keep the session's."""
-    ob = session.model.optimize_bounds
-    state = session.state
-    return np.where(ob, -np.inf, state.lo), np.where(ob, np.inf, state.hi)
-
-
 def _variable(session, i: int, value: float, error: float, asym: tuple[float, float] | None = None,
               constant: bool = False, ranges: dict | None = None) -> roofit.RealVar:
-    """Parameter ``i`` as the RooRealVar of a snapshot (Combine's fit results and nuisance set)."""
+    """Parameter ``i`` as the RooRealVar of a snapshot (Combine's fit results and nuisance set).
+
+    Its range is the one while FitDiagnostics runs: ``optimizeBounds`` parameters (lnN/shape/BB-lite)
+    have none (Combine's FitterAlgoBase::optimizeBounds), the others keep the session's (read per
+    parameter: a large model writes ~10^5 of these)."""
     m = session.model
-    lo, hi = _ranges(session)
+    unbounded = bool(m.optimize_bounds[i])
+    lo = -np.inf if unbounded else float(session.state.lo[i])
+    hi = np.inf if unbounded else float(session.state.hi[i])
     attributes = ["SnapShot_ExtRefClone"]
-    if m.optimize_bounds[i]:
+    if unbounded:
         attributes.append("optimizeBounds")
     lo_err, hi_err = asym if asym is not None else (1.0, -1.0)  # RooFit's "no asymmetric error"
     return roofit.RealVar(m.names[i], float(value), error=float(error), asym_lo=float(lo_err), asym_hi=float(hi_err),
-                          lo=float(lo[i]), hi=float(hi[i]), constant=constant, attributes=attributes,
+                          lo=lo, hi=hi, constant=constant, attributes=attributes,
                           ranges=ranges or {})
 
 
