@@ -12,7 +12,8 @@
 * :mod:`.histograms` -- TH1/TH2 models with the statistics ROOT would store;
 * :mod:`.tgraph` -- ``TGraphAsymmErrors``, which uproot cannot write;
 * :mod:`.roofit` -- ``RooFitResult`` and ``RooArgSet``/``RooArgList`` of ``RooRealVar`` (ROOT's
-  bytes, from plain data), with :mod:`.roofit_streamers` the StreamerInfo records they need;
+  bytes, from the plain data of :mod:`.roofit_data`), with :mod:`.roofit_streamers` the
+  StreamerInfo records they need;
 * :mod:`.garwood` -- ROOT's ``kPoisson`` (Garwood) error bars.
 
 Nothing is imported here: uproot (and scipy, for large counts in :mod:`.garwood`) are only

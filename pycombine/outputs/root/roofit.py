@@ -46,17 +46,17 @@ uproot is imported only by :func:`write_roofit`.
 
 from __future__ import annotations
 
-import math
 import os
 import struct
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ArgSet", "FitResult", "RealVar", "global_correlations", "serialize", "write_roofit"]
+from .roofit_data import ArgSet, FitResult, RealVar, correlation_matrix, global_correlations
+
+__all__ = ["ArgSet", "FitResult", "RealVar", "correlation_matrix", "global_correlations", "serialize", "write_roofit"]
 
 _BYTE_COUNT_MASK = 0x40000000
 _CLASS_MASK = 0x80000000
@@ -76,96 +76,6 @@ _PAIR_STRING_INT = 0x3A5A6572
 
 #: title ROOT gives the key of a RooArgSet (TObject::GetTitle: the class description)
 ARGSET_TITLE = "Set of RooAbsArg objects"
-
-
-# ------------------------------------------------------------------------------------ plain data
-
-
-@dataclass
-class RealVar:
-    """One ``RooRealVar``.
-
-    ``error`` < 0 means "no error" (RooFit's default -1); ``asym_lo``/``asym_hi`` are RooFit's
-    asymmetric errors (its "none" state is (+1, -1); ``hasAsymError()`` needs lo <= 0 <= hi);
-    ``lo``/``hi`` the range (infinite: no limit). ``attributes`` are boolean attributes besides
-    ``Constant`` (set from ``constant``), e.g. ``optimizeBounds`` or ``SnapShot_ExtRefClone``;
-    ``ranges`` named ranges such as Combine's ``err68``; ``string_attributes`` RooFit's string
-    attributes (``setStringAttribute``). ``uuid`` (16 bytes) identifies the
-    variable's shared properties: ROOT shares named ranges between variables read with the same
-    one, so every variable gets a fresh random one unless given.
-    """
-
-    name: str
-    value: float
-    error: float = -1.0
-    asym_lo: float = 1.0
-    asym_hi: float = -1.0
-    lo: float = -math.inf
-    hi: float = math.inf
-    constant: bool = False
-    title: str | None = None
-    attributes: Sequence[str] = ()
-    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
-    uuid: bytes | None = None
-    string_attributes: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class ArgSet:
-    """A ``RooArgSet`` (or, with ``classname="RooArgList"``, a RooArgList) of :class:`RealVar`.
-
-    ``owned``: the collection owns its variables (snapshots, ``addOwned``); ``name`` is the
-    collection's own name (``RooAbsCollection::setName``; Combine names ``norm_fit_s`` so).
-    """
-
-    variables: list[RealVar]
-    name: str = ""
-    owned: bool = True
-    classname: str = "RooArgSet"
-
-
-@dataclass
-class FitResult:
-    """A ``RooFitResult``: ``final`` parameters in the order of ``covariance`` (n x n, or None)."""
-
-    name: str
-    title: str
-    status: int
-    cov_quality: int
-    min_nll: float
-    edm: float
-    constant: list[RealVar]
-    initial: list[RealVar]
-    final: list[RealVar]
-    covariance: np.ndarray | None
-    num_bad_nll: int = 0
-    history: list[tuple[str, int]] = field(default_factory=list)
-
-
-def global_correlations(cov: np.ndarray) -> np.ndarray:
-    """Minuit's global correlation coefficients sqrt(1 - 1 / (V_ii (V^-1)_ii)), 0 where undefined."""
-    cov = np.asarray(cov, dtype=float)
-    if cov.size == 0:
-        return np.zeros(0)
-    diag = np.diag(cov)
-    try:
-        inv_diag = np.diag(np.linalg.inv(cov))
-    except np.linalg.LinAlgError:
-        inv_diag = np.diag(np.linalg.pinv(cov))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g = 1.0 - 1.0 / (diag * inv_diag)
-    return np.sqrt(np.clip(np.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0))
-
-
-def correlation_matrix(cov: np.ndarray) -> np.ndarray:
-    """cov_ij / sqrt(cov_ii cov_jj), with 0 off the diagonal (1 on it) where a variance is 0."""
-    cov = np.asarray(cov, dtype=float)
-    d = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c = cov / np.outer(d, d)
-    c = np.nan_to_num(c, nan=0.0, posinf=0.0, neginf=0.0)
-    np.fill_diagonal(c, 1.0)
-    return c
 
 
 # ------------------------------------------------------------------------------------ the buffer
