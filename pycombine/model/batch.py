@@ -82,9 +82,7 @@ class BatchModel:
         g = m.entry_group
         self.lin = (g == TH1_LIN) | (g == AMC_LIN)
         self.log = (g == TH1_LOG) | (g == AMC_LOG)
-        self.norm_mask = (g == TH1_LIN) | (g == TH1_LOG) | (g == AMC_LOG)
-        if m.any_unbinned:
-            self.norm_mask = self.norm_mask & ~m.entry_unbinned  # per-event ratios: never renormalised
+        self.norm_mask = m.entry_renormalised
         self.amc_log = g == AMC_LOG
         self.any_amc_log = bool(m.any_log and self.amc_log.any())
         self.counting = g == COUNT

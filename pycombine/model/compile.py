@@ -353,9 +353,12 @@ class CompiledModel:
         self.any_log = bool(np.any((self.sample_group == TH1_LOG) | (self.sample_group == AMC_LOG)))
         self.counting_card = spec.counting
         self.channel_of_entry = self.sample_channel[self.entry_sample] if self.E else np.zeros(0, int)
-        #: entries of per-event channels: their shapeN (log) morphs are not renormalised, the
-        #: extended term sum_j N_j carries the yields
-        self.entry_unbinned = self.bin_unbinned[self.entry_bin] if self.E else np.zeros(0, bool)
+        #: entries whose morphed templates are normalised back to their sample's target integral
+        #: (shape templates); never those of per-event channels, whose extended term sum_j N_j
+        #: carries the yields while the ratios stay as morphed
+        g = self.entry_group
+        renorm = (g == TH1_LIN) | (g == TH1_LOG) | (g == AMC_LOG)
+        self.entry_renormalised = renorm & ~self.bin_unbinned[self.entry_bin] if self.E else renorm
 
     # ------------------------------------------------------------------ helpers
     def parameter_index(self, name: str) -> int:

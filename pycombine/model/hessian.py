@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compile import AMC_LIN, AMC_LOG, FLOOR, TH1_LIN, TH1_LOG, CompiledModel, entry_factor_layers, product_of_others
+from .compile import AMC_LIN, AMC_LOG, FLOOR, TH1_LIN, CompiledModel, entry_factor_layers, product_of_others
 from .interpolation import asym_factor_log, smooth_step
 from .likelihood import Likelihood
 
@@ -83,9 +83,7 @@ class _MorphTriplets:
         self.sum_v = m.pair_v[self.cols] * _values(Sg)
         grp = m.entry_group[self.rows]
         self.lin = (grp == TH1_LIN) | (grp == AMC_LIN)
-        self.norm = (grp == TH1_LIN) | (grp == TH1_LOG) | (grp == AMC_LOG)
-        if m.any_unbinned:
-            self.norm = self.norm & ~m.entry_unbinned[self.rows]  # per-event ratios: never renormalised
+        self.norm = m.entry_renormalised[self.rows]
         self.amc_log = grp == AMC_LOG
         self.any_norm = bool(self.norm.any())
         small = np.int32 if max(m.S, m.P) < 2**31 else np.int64  # ~10^7 values in large models

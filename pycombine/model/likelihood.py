@@ -98,9 +98,7 @@ class Likelihood:
         g = m.entry_group
         self._lin = (g == TH1_LIN) | (g == AMC_LIN)  # templates floored linearly
         self._log = (g == TH1_LOG) | (g == AMC_LOG)  # templates morphed in log space (shapeN)
-        self._norm_mask = (g == TH1_LIN) | (g == TH1_LOG) | (g == AMC_LOG)  # normalised to a target
-        if m.any_unbinned:
-            self._norm_mask = self._norm_mask & ~m.entry_unbinned  # per-event ratios: never renormalised
+        self._norm_mask = m.entry_renormalised  # normalised to a target
         self._amc_log = g == AMC_LOG
         self._counting = g == COUNT  # counting-experiment samples: no templates to morph
         self._any_amc_log = bool(m.any_log and self._amc_log.any())
