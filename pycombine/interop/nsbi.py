@@ -34,7 +34,7 @@ import os
 import numpy as np
 
 from ..errors import DatacardError, ShapeError
-from ..model.spec import ChannelSpec, ModelSpec, Parameter, ProcessSpec, ShapeEffect
+from ..model.spec import ChannelSpec, ModelSpec, Parameter, ProcessSpec, ShapeEffect, gaussian_nuisance
 
 
 def is_nsbi_workspace(path: str) -> bool:
@@ -185,9 +185,7 @@ def _modifier(mod: dict, proc: ProcessSpec, params: dict[str, Parameter], settin
             raise DatacardError(f"{where}: normplusshape {name!r} needs data with hi_data and lo_data")
         if name not in params:
             lo, hi = bounds if bounds else (-5.0, 5.0)
-            p = Parameter(name, init, float(lo), float(hi), kind="nuisance", constraint="gauss", origin="normplusshape")
-            p.global_obs, p.is_nuisance = name + "_In", True
-            params[name] = p
+            params[name] = gaussian_nuisance(name, init, float(lo), float(hi), "normplusshape")
         hi_d = _array(data["hi_data"], where, base, f"{name} hi_data")
         lo_d = _array(data["lo_data"], where, base, f"{name} lo_data")
         if per_event:

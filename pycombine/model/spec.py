@@ -57,6 +57,18 @@ class Parameter:
         return self.constraint not in ("none",)
 
 
+def gaussian_nuisance(name: str, init: float, lo: float, hi: float, origin: str, glob: float = 0.0,
+                      sigma: float = 1.0) -> Parameter:
+    """A nuisance with a Gaussian constraint (mean ``glob``, width ``sigma``) and its global
+    observable ``<name>_In``: the parameters that model formats other than datacards declare."""
+    p = Parameter(name, init, lo, hi, kind="nuisance", constraint="gauss", origin=origin)
+    p.sigma = sigma
+    p.glob = glob
+    p.global_obs = name + "_In"
+    p.is_nuisance = True
+    return p
+
+
 @dataclass
 class FormulaSpec:
     """A ``rateParam`` defined by a formula of other parameters (RooFormulaVar)."""

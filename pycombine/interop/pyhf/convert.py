@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import DatacardError
-from ...model.spec import ChannelSpec, ModelSpec, Parameter, ProcessSpec, ShapeEffect
+from ...model.spec import ChannelSpec, ModelSpec, Parameter, ProcessSpec, ShapeEffect, gaussian_nuisance
 
 NORMSYS_CODES = {"code1": 1, "code4": 4, "1": 1, "4": 4}
 HISTOSYS_CODES = {"code0": 0.0, "code4p": 1.0, "0": 0.0, "4p": 1.0}
@@ -88,15 +88,6 @@ class _Params:
         return p
 
 
-def _gauss(name: str, init: float, lo: float, hi: float, glob: float, sigma: float, origin: str) -> Parameter:
-    p = Parameter(name, init, lo, hi, kind="nuisance", constraint="gauss", origin=origin)
-    p.sigma = sigma
-    p.glob = glob
-    p.global_obs = name + "_In"
-    p.is_nuisance = True
-    return p
-
-
 def build_model(ws: dict, path: str, measurement: str = "", normsys: str = "code4", histosys: str = "code4p",
                 mass: float = 120.0) -> ModelSpec:
     """The :class:`ModelSpec` of a (checked, patched) pyhf workspace with HistFactory semantics."""
@@ -139,17 +130,17 @@ def build_model(ws: dict, path: str, measurement: str = "", normsys: str = "code
                         raise DatacardError(f"{where}: lumi modifier {name} needs the measurement's parameter settings "
                                             f"'auxdata' and 'sigmas'", path)
                     aux = float(cfg["auxdata"][0])
-                    table.add(name, mtype, lambda name=name, aux=aux, cfg=cfg: _gauss(name, aux, 0.0, 10.0 * aux, aux,
-                                                                                     float(cfg["sigmas"][0]), "lumi"))
+                    table.add(name, mtype, lambda name=name, aux=aux, cfg=cfg: gaussian_nuisance(
+                        name, aux, 0.0, 10.0 * aux, "lumi", glob=aux, sigma=float(cfg["sigmas"][0])))
                     proc.factors.append(name)
                 elif mtype == "normsys":
                     hi, lo = float(data["hi"]), float(data["lo"])
                     if not (hi > 0 and lo > 0):
                         raise DatacardError(f"{where}: normsys {name} needs positive 'hi' and 'lo' (got {hi}, {lo})", path)
-                    table.add(name, mtype, lambda name=name: _gauss(name, 0.0, -5.0, 5.0, 0.0, 1.0, "normsys"))
+                    table.add(name, mtype, lambda name=name: gaussian_nuisance(name, 0.0, -5.0, 5.0, "normsys"))
                     proc.hf_norm.append((name, lo, hi, code))
                 elif mtype == "histosys":
-                    table.add(name, mtype, lambda name=name: _gauss(name, 0.0, -5.0, 5.0, 0.0, 1.0, "histosys"))
+                    table.add(name, mtype, lambda name=name: gaussian_nuisance(name, 0.0, -5.0, 5.0, "histosys"))
                     up = np.asarray(data["hi_data"], dtype=float)
                     down = np.asarray(data["lo_data"], dtype=float)
                     proc.shapes.append(ShapeEffect(name, 1.0, up, down, float(up.sum()), float(down.sum()), None))
@@ -193,7 +184,8 @@ def build_model(ws: dict, path: str, measurement: str = "", normsys: str = "code
                 rel = np.where(nom_sum > 0, np.sqrt(err2) / np.where(nom_sum > 0, nom_sum, 1.0), 0.0)
             for b in range(nb):
                 pname = f"{name}_bin_{b}"
-                p = _gauss(pname, 1.0, 1e-10, 10.0, 1.0, float(rel[b]) if rel[b] > 0 else 1.0, "staterror")
+                p = gaussian_nuisance(pname, 1.0, 1e-10, 10.0, "staterror", glob=1.0,
+                                      sigma=float(rel[b]) if rel[b] > 0 else 1.0)
                 p.frozen = not rel[b] > 0
                 table.params[pname] = p
                 table.types[pname] = "staterror"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...model.spec import ChannelSpec, FormulaSpec, ModelSpec, Parameter, ProcessSpec
+from ...model.spec import ChannelSpec, FormulaSpec, ModelSpec, Parameter, ProcessSpec, gaussian_nuisance
 from .expansion import coefficients
 from .format import SimplifiedLikelihood
 
@@ -61,11 +61,9 @@ def build_model(sl: SimplifiedLikelihood, path: str, mass: float | None = None) 
     n = len(sl.bins)
     for k in range(n):
         name = z_name(k)
-        p = Parameter(name, 0.0, -Z_RANGE, Z_RANGE, kind="nuisance", constraint="gauss", origin="simplified")
-        p.global_obs = name + "_In"
+        p = gaussian_nuisance(name, 0.0, -Z_RANGE, Z_RANGE, "simplified")
         p.global_obs_range = (-Z_RANGE, Z_RANGE)
         p.optimize_bounds = True
-        p.is_nuisance = True
         params[name] = p
     formulas: dict[str, FormulaSpec] = {}
     channels = []
