@@ -3,8 +3,8 @@
 A table holds one row per event and named numeric columns (event weights, per-process density
 ratios, per-systematic up/down ratios). Three formats, chosen by the file extension:
 
-* ``.csv``: a header line of column names, then numbers (read with the csv module, not pandas:
-  importing pandas costs ~0.3 s of every command);
+* ``.csv``: a header line of column names (the csv module), then numbers (numpy's ``loadtxt``;
+  not pandas, whose import costs ~0.3 s of every command);
 * ``.parquet`` / ``.feather``: through pandas (pyarrow);
 * ``.npy``: a numpy structured array (``np.save`` of an array with named fields); loaded without
   pickles.
