@@ -453,6 +453,34 @@ def test_per_event_morphing_matches_the_formula(tmp_path, events, fmt):
     assert np.allclose(np.array(got) - got[0], np.array(want) - want[0], atol=1e-6)
 
 
+def test_nll_keeps_its_digits_with_large_yields(tmp_path):
+    """10^5 events with yields of 10^7: each s_i = sum_j nu_j r_j(x_i) is ~10^7, so sum_i s_i is
+    ~10^12 and an NLL written as Poisson terms minus sum_i s_i keeps only ~10^-4 of its digits.
+    NLL differences must match the formula summed exactly (math.fsum) to 1e-7."""
+    import pycombine
+
+    x = np.random.default_rng(7).uniform(LO, HI, 100_000)
+    arr = np.zeros(x.size, dtype=[(n, "f8") for n in ("w", "r_S", "r_B")])
+    arr["w"], arr["r_S"], arr["r_B"] = 1.0, p_s(x) / p_b(x), 1.0
+    np.save(tmp_path / "big.npy", arr)
+    nu_s, nu_b = 6.0e5, 1.0e7
+    card = tmp_path / "big.txt"
+    card.write_text(CARD_MORPH.format(table="big.npy", nu_s=nu_s, nu_b=nu_b, k=KAPPA, kind="lnN", morph="lnN")
+                    .replace("scale lnN 1 -", "scale lnN 1.1 -"))
+    model = pycombine.load_datacard(card)
+
+    def exact(r, lumi, scale):
+        ns = r * nu_s * KAPPA**lumi * 1.1**scale
+        nb = nu_b * KAPPA**lumi
+        logs = math.fsum(np.log(ns * np.maximum(arr["r_S"], 1e-9) + nb).tolist())  # Combine's template floor
+        return ns + nb - logs + 0.5 * lumi**2 + 0.5 * scale**2
+
+    points = [(1.0, 0.0, 0.0), (1.0001, 0.0, 0.0), (0.9, 0.2, -0.1), (1.2, -0.05, 0.3)]
+    got = np.array([model.nll({"r": r, "lumi": lu, "scale": sc}) for r, lu, sc in points])
+    want = np.array([exact(*p) for p in points])
+    assert np.allclose(got - got[0], want - want[0], rtol=0, atol=1e-7)
+
+
 def test_vertical_morph_outside_is_linear():
     nom, up, down = np.array([1.0]), np.array([1.5]), np.array([0.8])
     assert np.allclose(_vertical(2.0, nom, up, down), 1.0 + 2.0 * 0.5)

@@ -33,7 +33,7 @@ NUMERICAL_FALLBACK_MAX_FREE = 400
 
 
 def _nnz(matrix) -> int:
-    return int(matrix.vals.size) if hasattr(matrix, "vals") else int(matrix.a.nnz)
+    return matrix.nnz
 
 
 def use_exact_hessian(model: CompiledModel, n_free: int) -> bool:

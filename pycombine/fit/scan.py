@@ -234,7 +234,10 @@ class Profiler:
         values = res.values.copy()
         for i, v in fixed.items():
             values[i] = v
-        nll = self.nll(values, self._pinned(fixed))
+        if self._bb is None and np.array_equal(values, res.values):
+            nll = res.nll  # the fit's NLL is the likelihood's value at ``values`` already
+        else:
+            nll = self.nll(values, self._pinned(fixed))
         ok = bool(res.valid or res.free.size == 0) and math.isfinite(nll) and nll < BAD_NLL
         return ProfilePoint(values, nll, ok, res)
 

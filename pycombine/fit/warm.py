@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..model.likelihood import Likelihood
+from ..model.hessian import is_wide
 from .minimize import Fitter, ParameterState, use_exact_hessian
 
-__all__ = ["NewtonWarmFitter", "WarmFitter", "full_hessian", "warm_fitter"]
+__all__ = ["NewtonWarmFitter", "WarmFitter", "full_hessian", "newton_warm", "warm_fitter"]
 
 
 def full_hessian(model, data, values: np.ndarray, floating: np.ndarray, lo: np.ndarray | None = None,
@@ -137,3 +138,16 @@ def warm_fitter(fitter: Fitter, state: ParameterState, best: np.ndarray) -> Fitt
     return WarmFitter(fitter.model, fitter.data, fitter.options, remove_bounds=fitter.remove_bounds,
                       analytic_bb=fitter.lik.analytic_bb, keep_range=np.nonzero(fitter.keep_range)[0],
                       hessian=H, floating=floating)
+
+
+def newton_warm(fitter: Fitter, state: ParameterState) -> Fitter:
+    """For a series of profile fits (a likelihood scan) of a model fitted by Newton steps: a
+    :class:`NewtonWarmFitter` with ``fitter``'s settings, each fit starting from the Hessian the
+    previous one ended with; ``fitter`` itself for models Migrad fits (their scans stay exactly
+    as before)."""
+    n_free = int((~state.frozen).sum())
+    m = fitter.model
+    if not fitter.options.newton or (use_exact_hessian(m, n_free) and not is_wide(m, n_free)):
+        return fitter
+    return NewtonWarmFitter(m, fitter.data, fitter.options, remove_bounds=fitter.remove_bounds,
+                            analytic_bb=fitter.lik.analytic_bb, keep_range=np.nonzero(fitter.keep_range)[0])

@@ -26,7 +26,8 @@ import numpy as np
 
 from .compile import AMC_LIN, AMC_LOG, COUNT, FLOOR, TH1_LIN, TH1_LOG, CompiledModel, entry_factor_layers, product_of_others
 from .interpolation import asym_factor_log, smooth_step
-from .likelihood import BAD_NLL, Likelihood, poisson_terms
+from .likelihood import BAD_NLL, Likelihood, per_event_terms, poisson_terms
+from .morph import BlockMorph
 
 #: incidence matrices up to this many elements are dense (fast matmul); larger ones are sparse
 DENSE_MAX = 2_000_000
@@ -56,9 +57,25 @@ class _GroupSum:
         return x @ self.mat
 
 
+class _BlockBatch:
+    """A :class:`~.morph.BlockMorph` for batches: ``(N, M) -> (N, E)`` block by block."""
+
+    def __init__(self, matrix: BlockMorph, shape: tuple[int, int]):
+        self.rest = _dense(matrix.rest, shape)
+        self.blocks = matrix.blocks
+
+    def left(self, x: np.ndarray) -> np.ndarray:
+        out = np.array(x @ self.rest)
+        for b in self.blocks:
+            out[:, b.rows] += x[:, b.cols] @ b.values.T
+        return out
+
+
 def _dense(matrix, shape: tuple[int, int]):
     """A morph matrix (E, M) of :mod:`.compile` as something ``(N, M) @ X -> (N, E)`` works with."""
-    if hasattr(matrix, "rows"):  # compile._Triplets
+    if isinstance(matrix, BlockMorph):
+        return _BlockBatch(matrix, shape)
+    if hasattr(matrix, "rows"):  # morph._Triplets
         if shape[0] * shape[1] <= DENSE_MAX:
             out = np.zeros(shape)
             np.add.at(out, (matrix.rows, matrix.cols), matrix.vals)
@@ -70,6 +87,8 @@ def _dense(matrix, shape: tuple[int, int]):
 
 
 def _matmul(x: np.ndarray, mat) -> np.ndarray:
+    if isinstance(mat, _BlockBatch):
+        return mat.left(x)
     out = x @ mat
     return np.asarray(out)
 
@@ -392,12 +411,15 @@ class BatchModel:
         active = ~masked
         obs = (n != 0) & active
         bad = (obs & ~(nu > 0)).any(axis=1)
-        val = np.where(active, poisson_terms(nu, n, obs), 0.0).sum(axis=1)
         if m.any_unbinned:
-            # per-event channels: the exact extended term instead of the per-event expectations
+            # per-event channels: -w (1 + ln(s / w)) per event and the extended term sum_j N_j
+            terms = np.where(m.bin_unbinned, per_event_terms(nu, n, obs), poisson_terms(nu, n, obs))
+            val = np.where(active, terms, 0.0).sum(axis=1)
             N = self.normalisation(theta, self.extend(theta))
             act_s = active[:, m.sample_bin0] & m.sample_unbinned
-            val += np.where(act_s, N, 0.0).sum(axis=1) - np.where(active & m.bin_unbinned, nu, 0.0).sum(axis=1)
+            val += np.where(act_s, N, 0.0).sum(axis=1)
+        else:
+            val = np.where(active, poisson_terms(nu, n, obs), 0.0).sum(axis=1)
         if bb_x is not None:
             val += 0.5 * ((bb_x - glob[:, m.bb_par]) ** 2).sum(axis=1)
         val += self.constraints(theta, glob, constants)

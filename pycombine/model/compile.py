@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .formula import Formula
+from .morph import morph_matrices
 from .spec import ModelSpec
 
 FLOOR = 1e-9
@@ -125,6 +126,7 @@ class CompiledModel:
         entry_sample, entry_bin, base, errors = [], [], [], []
         d_rows, d_vals, s_vals = [], [], []  # per morph pair: (first entry, entries), values
         pair_k, pair_v, pair_q = [], [], []
+        dense_blocks = []  # per-event samples' pairs: (first entry, first pair, diffs, sums) (.morph)
         bin_channel, bin_amc = [], []
         bin_unbinned = []  # per-event channels (docs/UNBINNED.md)
         data = []
@@ -142,14 +144,16 @@ class CompiledModel:
             lay = ChannelLayout(ch.name, n_bins, ch.nbins, ch.binned, amc, mask, ch.process_names, len(sample_channel))
             layouts.append(lay)
             ci = len(layouts) - 1
-            bin_channel += [ci] * ch.nbins
-            bin_amc += [amc] * ch.nbins
-            bin_unbinned += [ch.unbinned] * ch.nbins
+            # per-bin and per-entry arrays are collected as numpy chunks (a per-event channel has
+            # 10^6 bins: Python lists of them cost seconds and gigabytes)
+            bin_channel.append(np.full(ch.nbins, ci))
+            bin_amc.append(np.full(ch.nbins, amc))
+            bin_unbinned.append(np.full(ch.nbins, ch.unbinned))
             if ch.data is None:
                 has_data = False
-                data += [np.nan] * ch.nbins
+                data.append(np.full(ch.nbins, np.nan))
             else:
-                data += list(np.asarray(ch.data, dtype=float))
+                data.append(np.asarray(ch.data, dtype=float))
             proc_entry_start = {}
             for proc in ch.processes:
                 s = len(sample_channel)
@@ -215,7 +219,11 @@ class CompiledModel:
                         nominal = tmpl / np.sum(tmpl)
                         target = 1.0
                     t = _log(nominal) if log_mode else nominal
-                    for eff in proc.shapes:
+                    dense = None
+                    if ch.unbinned and proc.shapes:  # written in place: 10^6 events x pairs each
+                        dense = (np.empty((nb, len(proc.shapes)), order="F"), np.empty((nb, len(proc.shapes)), order="F"))
+                        dense_blocks.append((e0, len(pair_k), *dense))
+                    for j, eff in enumerate(proc.shapes):
                         up, down = np.asarray(eff.up, float), np.asarray(eff.down, float)
                         if amc:
                             if ch.auto_mc_stats is not None and ch.auto_mc_stats.hist_mode == 1:
@@ -238,13 +246,20 @@ class CompiledModel:
                         pair_k.append(self.index[eff.name])
                         pair_v.append(eff.scale)
                         pair_q.append(proc.smooth_region)
-                        d_rows.append((e0, nb))  # column m: entries e0 .. e0 + nb - 1
-                        d_vals.append(dp - dm)  # diff
-                        s_vals.append(dp + dm)  # sum
+                        if dense is not None:
+                            np.subtract(dp, dm, out=dense[0][:, j])
+                            np.add(dp, dm, out=dense[1][:, j])
+                            d_rows.append((e0, 0))  # no sparse values
+                            d_vals.append(_EMPTY)
+                            s_vals.append(_EMPTY)
+                        else:
+                            d_rows.append((e0, nb))  # column m: entries e0 .. e0 + nb - 1
+                            d_vals.append(dp - dm)  # diff
+                            s_vals.append(dp + dm)  # sum
                 sample_group.append(group)
                 sample_target.append(target)
-                entry_sample += [s] * nb
-                entry_bin += list(range(n_bins, n_bins + nb))
+                entry_sample.append(np.full(nb, s))
+                entry_bin.append(np.arange(n_bins, n_bins + nb))
                 base.append(t)
                 errors.append(err)
                 n_entries += nb
@@ -308,24 +323,24 @@ class CompiledModel:
             self.fac_a0[s, fill[s]] = a0
             self.fac_a1[s, fill[s]] = a1
             fill[s] += 1
-        self.entry_sample = np.array(entry_sample, dtype=int)
-        self.entry_bin = np.array(entry_bin, dtype=int)
+        self.entry_sample = _joined(entry_sample, int)
+        self.entry_bin = _joined(entry_bin, int)
         self.base = np.concatenate(base) if base else np.zeros(0)
         self.errors = np.concatenate(errors) if errors else np.zeros(0)
         self.entry_group = self.sample_group[self.entry_sample]
         self.M = len(pair_k)
         if self.M:
-            self.morph_diff, self.morph_sum = morph_matrices(d_rows, d_vals, s_vals, (self.E, self.M))
+            self.morph_diff, self.morph_sum = morph_matrices(d_rows, d_vals, s_vals, (self.E, self.M), dense_blocks)
             self.morph_diff_T = self.morph_diff.T
             self.morph_sum_T = self.morph_sum.T
         self.pair_k = np.array(pair_k, dtype=int)
         self.pair_v = np.array(pair_v, dtype=float)
         self.pair_q = np.array(pair_q, dtype=float)
-        self.bin_channel = np.array(bin_channel, dtype=int)
-        self.bin_amc = np.array(bin_amc, dtype=bool)
+        self.bin_channel = _joined(bin_channel, int)
+        self.bin_amc = _joined(bin_amc, bool)
         #: per-event channels: their bins (events) and samples, and each sample's first bin (for
         #: channel masks); the likelihood replaces the sum of their bins' expectations by sum_j N_j
-        self.bin_unbinned = np.array(bin_unbinned, dtype=bool)
+        self.bin_unbinned = _joined(bin_unbinned, bool)
         self.sample_unbinned = self.bin_unbinned[[layouts[c].bin_start for c in sample_channel]] if sample_channel else np.zeros(0, bool)
         self.sample_bin0 = np.array([layouts[c].bin_start for c in sample_channel], dtype=int)
         self.any_unbinned = bool(self.bin_unbinned.any())
@@ -335,7 +350,7 @@ class CompiledModel:
         for ch, lay in zip(spec.channels, layouts):
             if ch.unbinned and ch.ref_weights is not None:
                 self.bin_ref[lay.bin_start: lay.bin_start + lay.nbins] = ch.ref_weights
-        self.data = np.array(data, dtype=float)
+        self.data = _joined(data, float)
         self.has_data = has_data and len(spec.channels) > 0
         self.bb_bin = np.array(bb_bin, dtype=int)
         self.bb_par = np.array(bb_par, dtype=int)
@@ -388,87 +403,11 @@ def product_of_others(layers: list[np.ndarray], j: int) -> np.ndarray:
     return out
 
 
-class _Triplets:
-    """A sparse matrix as (row, column, value) triplets; ``@`` is a bincount (pure numpy).
-
-    For the template morphs of typical cards this is as fast as scipy.sparse and saves importing
-    scipy (~0.15 s) on every ``combine`` call; large models use scipy's CSR matrices instead.
-    """
-
-    def __init__(self, rows, cols, vals, shape, transposed=None):
-        self.rows, self.cols, self.vals, self.shape = rows, cols, vals, shape
-        self._T = transposed
-
-    @property
-    def T(self) -> "_Triplets":
-        if self._T is None:
-            self._T = _Triplets(self.cols, self.rows, self.vals, (self.shape[1], self.shape[0]), self)
-        return self._T
-
-    def __matmul__(self, x: np.ndarray) -> np.ndarray:
-        return np.bincount(self.rows, weights=self.vals * x[self.cols], minlength=self.shape[0])
+_EMPTY = np.zeros(0)
 
 
-#: above this many stored values the morph matrices are scipy CSR matrices
-SPARSE_THRESHOLD = 200_000
-
-
-class _CSR:
-    """A scipy sparse matrix ``a`` and its transpose ``b`` (``.T`` swaps them)."""
-
-    def __init__(self, a, b):
-        self.a, self.b = a, b
-
-    @property
-    def T(self):
-        return _CSR(self.b, self.a)
-
-    def __matmul__(self, x):
-        return self.a @ x
-
-
-def sparse_columns(rows, cols, vals, shape):
-    if vals.size <= SPARSE_THRESHOLD:
-        return _Triplets(rows, cols, vals, shape)
-    import scipy.sparse as sp
-
-    mat = sp.csr_matrix((vals, (rows, cols)), shape=shape)
-    return _CSR(mat, mat.T)  # the transpose: a CSC view sharing the arrays (same sums, same order)
-
-
-def morph_matrices(ranges, d_vals, s_vals, shape):
-    """The two ``E x M`` morph matrices (differences, sums) whose column ``m`` holds the values
-    ``d_vals[m]`` / ``s_vals[m]`` at the entries ``ranges[m] = (first, count)``.
-
-    Large ones are CSR matrices built from the column ranges directly, sharing one index
-    structure (a combination of 10^4 shape pairs x 10^3 bins would otherwise hold several copies
-    of 10^7 row and column indices); the matrices are those of :func:`sparse_columns`."""
-    sizes = np.array([n for _, n in ranges], dtype=np.int64)
-    nnz = int(sizes.sum())
-    if nnz <= SPARSE_THRESHOLD:
-        rows = np.concatenate([np.arange(e, e + n) for e, n in ranges])
-        cols = np.repeat(np.arange(len(ranges)), sizes)
-        return (sparse_columns(rows, cols, np.concatenate(d_vals), shape),
-                sparse_columns(rows, cols, np.concatenate(s_vals), shape))
-    import scipy.sparse as sp
-
-    starts = np.array([e for e, _ in ranges], dtype=np.int64)
-    indptr = np.zeros(len(ranges) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=indptr[1:])
-    itype = np.int32 if max(shape) < 2**31 and nnz < 2**31 else np.int64
-    # row of every stored value, column by column
-    indices = np.repeat((starts - indptr[:-1]).astype(itype), sizes)
-    indices += np.arange(nnz, dtype=itype)
-    # the position of every CSR value in the column-major order (exact in float64 below 2^53)
-    order = sp.csc_matrix((np.arange(nnz, dtype=np.float64), indices, indptr.astype(itype)), shape=shape).tocsr()
-    del indices
-    perm = order.data.astype(np.int64)
-    out = []
-    for vals in (d_vals, s_vals):
-        v = np.concatenate(vals)[perm]
-        mat = sp.csr_matrix((v, order.indices, order.indptr), shape=shape)
-        out.append(_CSR(mat, mat.T))
-    return out[0], out[1]
+def _joined(chunks: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(chunks).astype(dtype, copy=False) if chunks else np.zeros(0, dtype=dtype)
 
 
 def _log(t: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 from .compile import AMC_LIN, AMC_LOG, FLOOR, TH1_LIN, CompiledModel, entry_factor_layers, product_of_others
 from .interpolation import asym_factor_log, smooth_step
 from .likelihood import Likelihood
+from .morph import BlockMorph
 
 
 def normalisation_jacobian(lik: Likelihood, theta: np.ndarray, state) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,7 +78,7 @@ class _MorphTriplets:
     """The parameter-independent parts of the morph derivatives, computed once per model."""
 
     def __init__(self, m: CompiledModel):
-        D, Sg = m.morph_diff, m.morph_sum
+        D, Sg = _sparse_part(m.morph_diff), _sparse_part(m.morph_sum)
         self.rows, self.cols = _triplets(D)
         self.half_diff = 0.5 * m.pair_v[self.cols] * _values(D)
         self.sum_v = m.pair_v[self.cols] * _values(Sg)
@@ -129,6 +130,59 @@ def _morph_derivatives(lik: Likelihood, theta: np.ndarray, state, tc, mult: np.n
     out *= mult[r_]
     out *= dt
     return r_, mt.param, out
+
+
+def _sparse_part(mat):
+    """The sparse remainder of a morph matrix (all of it unless it has dense blocks)."""
+    return mat.rest if isinstance(mat, BlockMorph) else mat
+
+
+class DenseMorphDerivative:
+    """dy_e/dtheta of one dense morph block (a per-event sample, :mod:`.morph`) in factored form:
+    column j (parameter ``params[j]``) is ``gate * (diff[:, j] * cd[j] + sums[:, j] * cs[j])``
+    over the entries ``rows``; :meth:`add_to` adds the columns one by one (no entries x pairs
+    temporaries: 80 MB each at 10^6 events)."""
+
+    def __init__(self, rows: slice, params: np.ndarray, gate: np.ndarray, cd: np.ndarray, cs: np.ndarray,
+                 diff: np.ndarray, sums: np.ndarray):
+        self.rows, self.params, self.gate, self.cd, self.cs, self.diff, self.sums = rows, params, gate, cd, cs, diff, sums
+
+    def add_to(self, block: np.ndarray, r0: int, cols: np.ndarray) -> None:
+        rows = slice(r0, r0 + self.gate.size)
+        for j, c in enumerate(cols):
+            col = self.diff[:, j] * self.cd[j]
+            col += self.sums[:, j] * self.cs[j]
+            col *= self.gate
+            block[rows, c] += col
+
+
+def _dense_morph_derivatives(lik: Likelihood, theta: np.ndarray, state, tc, mult: np.ndarray) -> list[DenseMorphDerivative]:
+    """The derivatives of the dense morph blocks: the chain of :func:`_morph_derivatives` in
+    dense form; per-event templates are never renormalised (``CompiledModel.entry_renormalised``),
+    so that step does not arise."""
+    m = lik.m
+    if not isinstance(m.morph_diff, BlockMorph):
+        return []
+    x = m.pair_v * theta[m.pair_k]
+    b, db = smooth_step(x, m.pair_q)
+    c = 0.5 * (b + x * db)
+    out = []
+    for bd, bs in zip(m.morph_diff.blocks, m.morph_sum.blocks):
+        rows, cols = bd.rows, bd.cols
+        group = m.entry_group[bd.row0]
+        if m.entry_renormalised[bd.row0]:
+            raise AssertionError("dense morph blocks are for per-event samples, which are not renormalised")
+        if group in (TH1_LIN, AMC_LIN):
+            gate = (tc["u"][rows] >= FLOOR).astype(float)
+        else:
+            gate = tc["t_pre"][rows].copy()
+            if "t_scaled" in tc and group == AMC_LOG:
+                gate[tc["t_scaled"][rows] < FLOOR] = 0.0
+        gate *= state.N[m.entry_sample[bd.row0]]
+        gate *= mult[rows]
+        v = m.pair_v[cols]
+        out.append(DenseMorphDerivative(rows, m.pair_k[cols], gate, 0.5 * v, v * c[cols], bd.values, bs.values))
+    return out
 
 
 def _triplets(mat):
@@ -189,15 +243,21 @@ def channel_jacobians(lik: Likelihood, theta: np.ndarray):
         dnu_dN = dnu_dN + np.where(ok, state.bb_x[m.entry_bin] * Ne * m.errors**2 / np.where(ok, sig_e, 1.0), 0.0)
     blocks = []
     sample_starts = np.concatenate([[0], np.cumsum(np.bincount(m.entry_sample, minlength=m.S))])
-    layout = _jacobian_layout(m, ent_parts, s_n, k_n)
+    dense = _dense_morph_derivatives(lik, theta, state, tc, mult) if m.M else []
+    dense_channel = [int(m.channel_of_entry[d.rows.start]) for d in dense]
+    layout = _jacobian_layout(m, ent_parts, s_n, k_n, [(c, d.params) for c, d in zip(dense_channel, dense)])
     for ci, ch in enumerate(m.channels):
         lay = layout[ci]
         if lay is None:
             continue
         sel_e, flat, params, sel_n, kk_n = lay
-        block = np.zeros((ch.nbins, params.size))
+        # per-event channels: 10^6 rows x a few columns, filled and used column by column
+        block = np.zeros((ch.nbins, params.size), order="F" if m.bin_unbinned[ch.bin_start] else "C")
         if sel_e.size:
             block += np.bincount(flat, weights=ent_v[sel_e], minlength=block.size).reshape(block.shape)
+        for c, d in zip(dense_channel, dense):
+            if c == ci:  # a sample's entries are its channel's bins in order
+                d.add_to(block, int(m.entry_bin[d.rows.start]) - ch.bin_start, np.searchsorted(params, d.params))
         if sel_n.size:
             # normalisations: per sample an outer product (its templates) x (its dN/dtheta row)
             ss, kk, vv = s_n[sel_n], kk_n, v_n[sel_n]
@@ -206,15 +266,27 @@ def channel_jacobians(lik: Likelihood, theta: np.ndarray):
                 row = np.bincount(kk[mine], weights=vv[mine], minlength=params.size)  # duplicates summed
                 e0, e1 = sample_starts[smp], sample_starts[smp + 1]
                 cols = np.nonzero(row)[0]
-                block[np.ix_(m.entry_bin[e0:e1] - ch.bin_start, cols)] += np.outer(dnu_dN[e0:e1], row[cols])
+                r0 = int(m.entry_bin[e0]) - ch.bin_start
+                _add_columns(block, slice(r0, r0 + e1 - e0), cols, np.outer(dnu_dN[e0:e1], row[cols]))
         blocks.append(ChannelJacobian(slice(ch.bin_start, ch.bin_start + ch.nbins), params, block))
     return blocks, state
 
 
-def _jacobian_layout(m: CompiledModel, ent_parts, s_n: np.ndarray, k_n: np.ndarray) -> list:
+def _add_columns(block: np.ndarray, rows: slice, cols: np.ndarray, values: np.ndarray) -> None:
+    """``block[rows, cols] += values``, summing repeated columns (column by column: contiguous
+    in the Fortran-ordered blocks of per-event channels)."""
+    if block.flags.c_contiguous and cols.size == _unique(cols).size:
+        block[rows, cols] += values
+    else:
+        for j, c in enumerate(cols):
+            block[rows, c] += values[:, j]
+
+
+def _jacobian_layout(m: CompiledModel, ent_parts, s_n: np.ndarray, k_n: np.ndarray, dense: list) -> list:
     """Where every Jacobian contribution goes, per channel: (its contributions, their flat
     positions in the channel's block, the block's parameters, its normalisation terms and their
-    columns), or None for a channel without parameters.
+    columns), or None for a channel without parameters. ``dense``: (channel, parameters) of the
+    dense morph blocks, whose columns the blocks need too.
 
     The (entry, parameter) pattern depends on the model alone: it is computed once and kept on
     the model (large combinations hold ~10^7 morph contributions; sorting them by channel and
@@ -240,7 +312,7 @@ def _jacobian_layout(m: CompiledModel, ent_parts, s_n: np.ndarray, k_n: np.ndarr
     for ci, ch in enumerate(m.channels):
         sel_e = order_e[cut_e[ci] : cut_e[ci + 1]]
         sel_n = order_n[cut_n[ci] : cut_n[ci + 1]]
-        params = _unique(np.concatenate([ent_k[sel_e], k_n[sel_n]]))
+        params = _unique(np.concatenate([ent_k[sel_e], k_n[sel_n]] + [k for c, k in dense if c == ci]))
         if params.size == 0:
             layout.append(None)
             continue
@@ -306,10 +378,9 @@ def gauss_newton_hessian(lik: Likelihood, theta: np.ndarray, free: np.ndarray) -
         keep = pos[blk.params] >= 0
         if not keep.any():
             continue
-        J = blk.block[:, keep]
+        J = blk.block if keep.all() else blk.block[:, keep]
         idx = pos[blk.params[keep]]
-        wj = w[blk.bins]
-        H[np.ix_(idx, idx)] += J.T @ (J * wj[:, None])
+        H[np.ix_(idx, idx)] += _weighted_gram(J, w[blk.bins])
     for j in explicit_bb:
         # an explicit BB-lite parameter: dnu_b/dx_b = sigma_b (and its cross terms)
         b, k = m.bb_bin[j], m.bb_par[j]
@@ -326,6 +397,21 @@ def gauss_newton_hessian(lik: Likelihood, theta: np.ndarray, free: np.ndarray) -
                 H[idx, pos[k]] += row
     H[np.diag_indices_from(H)] += constraint_hessian_diag(lik, theta)[free]
     return 0.5 * (H + H.T)
+
+
+#: rows per chunk of :func:`_weighted_gram` (per-event channels: 10^6 rows)
+GRAM_CHUNK = 1 << 16
+
+
+def _weighted_gram(J: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``J^T diag(w) J``, in row chunks for tall blocks (no full-size weighted copy of J)."""
+    if J.shape[0] <= GRAM_CHUNK:
+        return J.T @ (J * w[:, None])
+    out = np.zeros((J.shape[1], J.shape[1]))
+    for i in range(0, J.shape[0], GRAM_CHUNK):
+        Jc = J[i:i + GRAM_CHUNK]
+        out += Jc.T @ (Jc * w[i:i + GRAM_CHUNK, None])
+    return out
 
 
 def bin_jacobian(lik: Likelihood, theta: np.ndarray) -> tuple[np.ndarray, object]:

@@ -44,6 +44,20 @@ def poisson_terms(nu: np.ndarray, n: np.ndarray, obs: np.ndarray) -> np.ndarray:
         return np.where(obs, nn * (x - np.log1p(x)), nu)
 
 
+def per_event_terms(s: np.ndarray, w: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    """The NLL term of each event of a per-event channel (``docs/UNBINNED.md``): with ``s`` the
+    value ``sum_j N_j r_j(x)`` and ``w`` the weight, ``-w (1 + ln(s / w))`` for weighted events
+    (``obs``), 0 for the others; any shape.
+
+    With the extended term ``sum_j N_j`` this is the Poisson form of :func:`poisson_terms` summed
+    with ``- sum_i s_i``, written without either: each ``s_i`` is of the order of the total
+    yield, so with 10^6 events both sums are ~10^12 and their difference would keep only ~10^-4
+    of the NLL's digits -- more than a flat likelihood scan's differences."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ww = np.where(obs, w, 1.0)
+        return np.where(obs, -ww * (1.0 + np.log(s / ww)), 0.0)
+
+
 @dataclass
 class Dataset:
     """Observed (or toy/Asimov) counts per bin and the global observables they come with."""
@@ -99,6 +113,14 @@ class Likelihood:
         self._lin = (g == TH1_LIN) | (g == AMC_LIN)  # templates floored linearly
         self._log = (g == TH1_LOG) | (g == AMC_LOG)  # templates morphed in log space (shapeN)
         self._norm_mask = m.entry_renormalised  # normalised to a target
+        # the same as index sets: per-event channels hold millions of entries, none renormalised
+        # and all linear, where every masked pass over all entries costs ~20 ms
+        self._norm_idx = np.nonzero(self._norm_mask)[0]
+        self._norm_sample = m.entry_sample[self._norm_idx]
+        self._all_lin = bool(m.E and self._lin.all())
+        self._sample_sum = _SampleSum(m)
+        self._event_bins = np.nonzero(m.bin_unbinned)[0]  # per-event channels' bins (events)
+        self._binned_bins = np.nonzero(~m.bin_unbinned)[0]
         self._amc_log = g == AMC_LOG
         self._counting = g == COUNT  # counting-experiment samples: no templates to morph
         self._any_amc_log = bool(m.any_log and self._amc_log.any())
@@ -149,17 +171,22 @@ class Likelihood:
             a = 0.5 * x
             u = m.base + m.morph_diff @ a + m.morph_sum @ (a * b)
             cache.update(x=x, a=a, b=b, db=db)
-        t = np.ones(m.E)
         lin = self._lin
-        t[lin] = np.maximum(u[lin], FLOOR)
-        if m.any_log:
-            t[self._log] = np.exp(u[self._log])
+        if self._all_lin:
+            t = np.maximum(u, FLOOR)
+        else:
+            t = np.ones(m.E)
+            t[lin] = np.maximum(u[lin], FLOOR)
+            if m.any_log:
+                t[self._log] = np.exp(u[self._log])
         # normalise TH1-path templates (and shapeN templates to their nominal integral)
         norm_mask = self._norm_mask
-        sums = np.bincount(m.entry_sample, weights=np.where(norm_mask, t, 0.0), minlength=m.S)
+        ni, ns = self._norm_idx, self._norm_sample
+        sums = np.bincount(ns, weights=t[ni], minlength=m.S)
         scale = np.where(sums != 0, m.sample_target / np.where(sums != 0, sums, 1.0), 1.0)
-        t_pre = t.copy()
-        t = np.where(norm_mask, t * scale[m.entry_sample], t)
+        t_pre = t.copy() if ni.size or self._any_amc_log else t
+        if ni.size:
+            t[ni] *= scale[ns]
         amc_log = self._amc_log
         if self._any_amc_log:
             t_scaled = t.copy()
@@ -253,10 +280,7 @@ class Likelihood:
             if grad:
                 return BAD_NLL, np.zeros(m.P), state
             return BAD_NLL, None, state
-        val = float(np.sum(np.where(active, poisson_terms(nu, n, obs), 0.0)))
-        if m.any_unbinned:
-            ub, us = self._per_event_masks(active)
-            val += float(np.sum(state.N[us]) - np.sum(nu[ub]))
+        val = self._data_nll(state, active, obs)
         if m.bb_bin.size:
             gx = self.data.glob[m.bb_par]
             val += 0.5 * float(np.sum((state.bb_x[m.bb_bin] - gx) ** 2))
@@ -270,7 +294,9 @@ class Likelihood:
         # ---- backward
         w_nu = np.where(active, 1.0 - np.where(obs, n / np.where(obs, nu, 1.0), 0.0), 0.0)
         if m.any_unbinned:
-            w_nu = w_nu - ub  # the per-event expectations enter through -w log(nu) only
+            _, us = self._per_event_masks(active)
+            ei = self._event_bins  # the per-event expectations enter through -w log(nu) only
+            w_nu[ei] = np.where(obs[ei], -n[ei] / np.where(obs[ei], nu[ei], 1.0), 0.0)
         if m.bin_amc.any():
             pre = state.mu + state.sigma * state.bb_x
             w_nu = np.where(m.bin_amc & (pre < FLOOR), 0.0, w_nu)
@@ -301,7 +327,7 @@ class Likelihood:
                     w_sigma[jb] += np.where(ok, d_x * dx_dsig, 0.0)
         w_y = w_mu[m.entry_bin]
         Ne = state.N[m.entry_sample]
-        w_N = np.bincount(m.entry_sample, weights=w_y * state.tt, minlength=m.S)
+        w_N = self._sample_sum(w_y * state.tt)
         if m.any_unbinned:
             w_N = w_N + us  # the extended term sum_j N_j of per-event channels
         if m.bb_bin.size:
@@ -337,9 +363,23 @@ class Likelihood:
             self._formula_backward(state.x_ext, g_ext, g)
         return val, g, state
 
+    def _data_nll(self, state: State, active: np.ndarray, obs: np.ndarray) -> float:
+        """The NLL terms of the data: Poisson terms of the bins, and for per-event channels
+        :func:`per_event_terms` plus the extended term ``sum_j N_j``."""
+        m, n, nu = self.m, self.n, state.nu
+        if not m.any_unbinned:
+            return float(np.sum(np.where(active, poisson_terms(nu, n, obs), 0.0)))
+        bi, ei = self._binned_bins, self._event_bins
+        val = 0.0
+        if bi.size:
+            val += float(np.sum(np.where(active[bi], poisson_terms(nu[bi], n[bi], obs[bi]), 0.0)))
+        val += float(np.sum(per_event_terms(nu[ei], n[ei], obs[ei])))
+        _, us = self._per_event_masks(active)
+        return val + float(np.sum(state.N[us]))
+
     def _per_event_masks(self, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(bins, samples) of the unmasked per-event channels: the NLL there is
-        ``sum_j N_j - sum_i w_i ln nu_i``, i.e. the Poisson terms plus ``sum_j N_j - sum_i nu_i``."""
+        """(bins, samples) of the unmasked per-event channels, whose NLL is
+        ``sum_j N_j - sum_i w_i ln nu_i`` (up to a constant: :func:`per_event_terms`)."""
         m = self.m
         return m.bin_unbinned & active, m.sample_unbinned & active[m.sample_bin0]
 
@@ -403,18 +443,22 @@ class Likelihood:
         w = w_t
         if "t_scaled" in c:
             w = np.where(self._amc_log & (c["t_scaled"] < FLOOR), 0.0, w)
-        nm = c["norm_mask"]
         # through t = t_pre * target / sum(t_pre) for normalised groups
         t_pre = c["t_pre"]
-        scale_e = c["scale"][m.entry_sample]
-        sums_e = c["sums"][m.entry_sample]
-        dot = np.bincount(m.entry_sample, weights=np.where(nm, w * t_pre, 0.0), minlength=m.S)
-        dot_e = dot[m.entry_sample]
-        w_pre = np.where(nm, scale_e * (w - dot_e / np.where(sums_e != 0, sums_e, 1.0)), w)
+        ni, ns = self._norm_idx, self._norm_sample
+        w_pre = w
+        if ni.size:
+            sums = c["sums"]
+            dot = np.bincount(ns, weights=w[ni] * t_pre[ni], minlength=m.S)
+            w_pre = w.copy()
+            w_pre[ni] = c["scale"][ns] * (w[ni] - dot[ns] / np.where(sums != 0, sums, 1.0)[ns])
         # through the floor (linear groups) or the exponential (log groups)
         u = c["u"]
-        w_u = np.where(c["lin"], np.where(u >= FLOOR, w_pre, 0.0), w_pre * t_pre)
-        w_u = np.where(self._counting, 0.0, w_u)  # counting samples have no morphs
+        if self._all_lin:
+            w_u = np.where(u >= FLOOR, w_pre, 0.0)
+        else:
+            w_u = np.where(c["lin"], np.where(u >= FLOOR, w_pre, 0.0), w_pre * t_pre)
+            w_u = np.where(self._counting, 0.0, w_u)  # counting samples have no morphs
         gD = m.morph_diff_T @ w_u
         gS = m.morph_sum_T @ w_u
         a, b, db = c["a"], c["b"], c["db"]
@@ -509,6 +553,29 @@ class Likelihood:
         """Pin BB-lite parameters (by parameter index) to their values; others stay profiled."""
         m = self.m
         self.pinned = np.isin(m.bb_par, np.asarray(list(indices), dtype=int))
+
+
+class _SampleSum:
+    """Sums of per-entry values per sample. Entries are stored sample by sample, so for large
+    models these are segment sums (``np.add.reduceat``: ~10x faster than a bincount, which
+    serialises on the few accumulators of samples with 10^6 entries); small models keep the
+    bincount (its summation order, hence every digit of their fits, unchanged)."""
+
+    LARGE = 1_000_000
+
+    def __init__(self, m: CompiledModel):
+        self.S = m.S
+        self.sample = m.entry_sample
+        self.starts = None
+        if m.E >= self.LARGE:
+            counts = np.bincount(m.entry_sample, minlength=m.S)
+            if counts.all() and np.all(np.diff(m.entry_sample) >= 0):
+                self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.starts is not None:
+            return np.add.reduceat(x, self.starts)
+        return np.bincount(self.sample, weights=x, minlength=self.S)
 
 
 def _lgamma_sum(x: np.ndarray) -> float:

@@ -170,7 +170,7 @@ class EventTemplateReader(TemplateReader):
                                 path=self.card.path, line=sl.line)
         if n == 0:
             raise DatacardError(f"per-event {where}: {file_string!r} has no events", path=self.card.path, line=sl.line)
-        values = np.array(values, dtype=np.float64)
+        values = values.view()  # a read-only view: the table's columns are contiguous already
         values.setflags(write=False)
         errors = np.zeros(n)
         errors.setflags(write=False)

@@ -9,7 +9,8 @@ from typing import Callable
 import numpy as np
 
 from ...errors import OptionError
-from ...fit.scan import chi2_quantile, grid_1d, grid_2d, grid_nd
+from ...fit.scan import Profiler, chi2_quantile, grid_1d, grid_2d, grid_nd
+from ...fit.warm import newton_warm
 from ...model.likelihood import Dataset
 from ...outputs.console import cpp
 from ..base import parse_assignments
@@ -71,7 +72,9 @@ def singles(r: MultiDimFitRun, values: np.ndarray) -> None:
 def grid(r: MultiDimFitRun, values: np.ndarray) -> None:
     """The profiled deltaNLL on Combine's grid of 1, 2 or n dimensions."""
     cfg = r.cfg
-    nll0 = r.prof.nll(values)
+    # large models: each point's Newton fit starts from the Hessian the previous point ended with
+    prof = Profiler(newton_warm(r.fitter, r.state), r.state)
+    nll0 = prof.nll(values)
     snap = values.copy()
     if cfg.set_parameters_for_grid:
         _apply(r, snap, cfg.set_parameters_for_grid)
@@ -107,22 +110,22 @@ def grid(r: MultiDimFitRun, values: np.ndarray) -> None:
             i, j = pt.ij
             r.out(f"Point {pt.index}/{total} (i,j)= ({i},{j}) {fixed_names[0]} = {cpp(pt.coords[0])} "
                   f"{fixed_names[1]} = {cpp(pt.coords[1])}")
-        _point(r, snap, pt.coords, nll0, ndof, bad)
+        _point(r, prof, snap, pt.coords, nll0, ndof, bad)
 
 
-def _point(r: MultiDimFitRun, snap: np.ndarray, coords, nll0: float, ndof: int, bad: float) -> None:
+def _point(r: MultiDimFitRun, prof: Profiler, snap: np.ndarray, coords, nll0: float, ndof: int, bad: float) -> None:
     cfg = r.cfg
     fixed = {i: float(x) for i, x in zip(r.poi_idx, coords)}
     start = snap.copy()
     for i, x in fixed.items():
         start[i] = x
-    start_nll = r.prof.nll(start)
+    start_nll = prof.nll(start)
     if not math.isfinite(start_nll) or start_nll >= 9e9:
         # Combine: evaluation errors before the fit give a fixed large deltaNLL
         r.commit(0.0, coords, start, bad)
         return
     skip = cfg.max_delta_nll_for_prof is not None and (start_nll - nll0) > cfg.max_delta_nll_for_prof
-    p = r.prof.at(start, fixed, profile=not (cfg.fast_scan or skip))
+    p = prof.at(start, fixed, profile=not (cfg.fast_scan or skip))
     if not math.isfinite(p.nll) or p.nll >= 9e9:
         return  # a failed minimisation writes no entry
     dnll = p.nll - nll0
