@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .formula import Formula
-from .morph import morph_matrices
+from .morph import SPARSE_THRESHOLD, morph_matrices
 from .spec import ModelSpec
 
 FLOOR = 1e-9
@@ -138,6 +138,11 @@ class CompiledModel:
         pp_gauss_entry, pp_gauss_par = [], []
         n_bins = 0
         n_entries = 0
+        # large models keep every sample's morphs as a dense (bins x pairs) block: BLAS products
+        # and a block-wise Jacobian instead of sparse matrices with an index per stored value;
+        # small cards keep the sparse triplets (and every digit of their fits)
+        all_dense = sum(len(p.shapes) * ch.nbins for ch in spec.channels for p in ch.processes
+                        if p.template is not None) > SPARSE_THRESHOLD
         for ch in spec.channels:
             amc = ch.auto_mc_stats is not None or ch.absolute  # absolute template contents
             mask = self.index.get(f"mask_{ch.name}", -1)
@@ -220,7 +225,7 @@ class CompiledModel:
                         target = 1.0
                     t = _log(nominal) if log_mode else nominal
                     dense = None
-                    if ch.unbinned and proc.shapes:  # written in place: 10^6 events x pairs each
+                    if (ch.unbinned or all_dense) and proc.shapes:  # written in place: 10^6 events x pairs each
                         dense = (np.empty((nb, len(proc.shapes)), order="F"), np.empty((nb, len(proc.shapes)), order="F"))
                         dense_blocks.append((e0, len(pair_k), *dense))
                     for j, eff in enumerate(proc.shapes):

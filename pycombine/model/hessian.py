@@ -138,28 +138,52 @@ def _sparse_part(mat):
 
 
 class DenseMorphDerivative:
-    """dy_e/dtheta of one dense morph block (a per-event sample, :mod:`.morph`) in factored form:
-    column j (parameter ``params[j]``) is ``gate * (diff[:, j] * cd[j] + sums[:, j] * cs[j])``
-    over the entries ``rows``; :meth:`add_to` adds the columns one by one (no entries x pairs
-    temporaries: 80 MB each at 10^6 events)."""
+    """dy_e/dtheta of one dense morph block (one sample, :mod:`.morph`) in factored form.
+
+    Column j (parameter ``params[j]``) is ``post * R(gate * (diff[:, j] cd[j] + sums[:, j] cs[j]))``
+    over the entries ``rows``: ``gate`` is the floor's step (linear templates) or the template
+    (shapeN), ``R`` the renormalisation to the sample's target (``renorm``: the scale and
+    ``t_pre / sum(t_pre)``; None where the sample is not renormalised) and ``post`` the
+    normalisation, per-entry factors and shapeN floors. :meth:`add_to` works block-wise for binned
+    samples and column by column for per-event ones (no events x pairs temporaries: 80 MB each
+    at 10^6 events)."""
+
+    #: above this many entries the columns are added one at a time
+    COLUMNWISE = 1 << 16
 
     def __init__(self, rows: slice, params: np.ndarray, gate: np.ndarray, cd: np.ndarray, cs: np.ndarray,
-                 diff: np.ndarray, sums: np.ndarray):
-        self.rows, self.params, self.gate, self.cd, self.cs, self.diff, self.sums = rows, params, gate, cd, cs, diff, sums
+                 diff: np.ndarray, sums: np.ndarray, renorm: tuple[float, np.ndarray] | None, post: np.ndarray):
+        self.rows, self.params, self.gate, self.cd, self.cs = rows, params, gate, cd, cs
+        self.diff, self.sums, self.renorm, self.post = diff, sums, renorm, post
 
     def add_to(self, block: np.ndarray, r0: int, cols: np.ndarray) -> None:
         rows = slice(r0, r0 + self.gate.size)
+        if self.gate.size <= self.COLUMNWISE:
+            d = self.diff * self.cd
+            d += self.sums * self.cs
+            d *= self.gate[:, None]
+            if self.renorm is not None:
+                scale, share = self.renorm
+                d -= share[:, None] * d.sum(axis=0)
+                d *= scale
+            d *= self.post[:, None]
+            _add_columns(block, rows, cols, d)
+            return
         for j, c in enumerate(cols):
             col = self.diff[:, j] * self.cd[j]
             col += self.sums[:, j] * self.cs[j]
             col *= self.gate
+            if self.renorm is not None:
+                scale, share = self.renorm
+                col -= share * col.sum()
+                col *= scale
+            col *= self.post
             block[rows, c] += col
 
 
 def _dense_morph_derivatives(lik: Likelihood, theta: np.ndarray, state, tc, mult: np.ndarray) -> list[DenseMorphDerivative]:
-    """The derivatives of the dense morph blocks: the chain of :func:`_morph_derivatives` in
-    dense form; per-event templates are never renormalised (``CompiledModel.entry_renormalised``),
-    so that step does not arise."""
+    """The derivatives of the dense morph blocks: the chain of :func:`_morph_derivatives`
+    (floor or exponential, renormalisation, shapeN floor, normalisation) in dense form."""
     m = lik.m
     if not isinstance(m.morph_diff, BlockMorph):
         return []
@@ -169,19 +193,20 @@ def _dense_morph_derivatives(lik: Likelihood, theta: np.ndarray, state, tc, mult
     out = []
     for bd, bs in zip(m.morph_diff.blocks, m.morph_sum.blocks):
         rows, cols = bd.rows, bd.cols
+        smp = m.entry_sample[bd.row0]
         group = m.entry_group[bd.row0]
+        t_pre = tc["t_pre"][rows]
+        gate = (tc["u"][rows] >= FLOOR).astype(float) if group in (TH1_LIN, AMC_LIN) else t_pre
+        renorm = None
         if m.entry_renormalised[bd.row0]:
-            raise AssertionError("dense morph blocks are for per-event samples, which are not renormalised")
-        if group in (TH1_LIN, AMC_LIN):
-            gate = (tc["u"][rows] >= FLOOR).astype(float)
-        else:
-            gate = tc["t_pre"][rows].copy()
-            if "t_scaled" in tc and group == AMC_LOG:
-                gate[tc["t_scaled"][rows] < FLOOR] = 0.0
-        gate *= state.N[m.entry_sample[bd.row0]]
-        gate *= mult[rows]
+            total = tc["sums"][smp]
+            renorm = (tc["scale"][smp], t_pre / (total if total != 0 else 1.0))
+        post = state.N[smp] * mult[rows]
+        if "t_scaled" in tc and group == AMC_LOG:
+            post = np.where(tc["t_scaled"][rows] < FLOOR, 0.0, post)
         v = m.pair_v[cols]
-        out.append(DenseMorphDerivative(rows, m.pair_k[cols], gate, 0.5 * v, v * c[cols], bd.values, bs.values))
+        out.append(DenseMorphDerivative(rows, m.pair_k[cols], gate, 0.5 * v, v * c[cols], bd.values, bs.values,
+                                        renorm, post))
     return out
 
 

@@ -88,13 +88,10 @@ class DenseBlock:
     col0: int
     values: np.ndarray  # (rows, columns), Fortran order
 
-    @property
-    def rows(self) -> slice:
-        return slice(self.row0, self.row0 + self.values.shape[0])
-
-    @property
-    def cols(self) -> slice:
-        return slice(self.col0, self.col0 + self.values.shape[1])
+    def __post_init__(self):
+        # kept as attributes: every product reads them once per block (10^2..10^4 blocks)
+        self.rows = slice(self.row0, self.row0 + self.values.shape[0])
+        self.cols = slice(self.col0, self.col0 + self.values.shape[1])
 
 
 class BlockMorph:
