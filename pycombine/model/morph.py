@@ -6,12 +6,13 @@ entries. Three storages, chosen by size:
 
 * :class:`_Triplets` (small cards): (row, column, value) triplets, ``@`` a bincount; pure numpy,
   so ``combine`` on a datacard never imports scipy;
-* :class:`_CSR` (large binned combinations): scipy CSR matrices sharing one index structure;
-* :class:`BlockMorph` (per-event channels, ``docs/UNBINNED.md``): every pair of a per-event sample
-  spans all of its events, so the sample's pairs are one dense ``events x pairs`` block and the
-  products are BLAS matrix-vector products -- no index arrays (10^6 events x 40 pairs would hold
-  4 x 10^7 of them) and a fraction of the memory traffic. Binned samples of the same model stay in
-  a sparse remainder.
+* :class:`_CSR`: scipy CSR matrices sharing one index structure (kept for the remainder of a
+  :class:`BlockMorph` that is too large for triplets);
+* :class:`BlockMorph` (large models and per-event channels, ``docs/UNBINNED.md``): every pair of
+  a sample spans all of its entries, so the sample's pairs are one dense ``entries x pairs`` block
+  and the products are BLAS matrix-vector products -- no index arrays (10^6 events x 40 pairs
+  would hold 4 x 10^7 of them) and less memory traffic. :mod:`.compile` chooses it when the
+  model stores more than :data:`SPARSE_THRESHOLD` values.
 
 Every storage offers ``A @ x`` (``(M,) -> (E,)``) and ``A.T @ y`` (``(E,) -> (M,)``).
 """
