@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .compile import AMC_LIN, AMC_LOG, FLOOR, TH1_LIN, CompiledModel, entry_factor_layers, product_of_others
-from .interpolation import asym_factor_log, smooth_step
+from .interpolation import asym_factor_log
 from .likelihood import Likelihood
 from .morph import BlockMorph
 
@@ -98,8 +98,7 @@ def _morph_derivatives(lik: Likelihood, theta: np.ndarray, state, tc, mult: np.n
     mt = getattr(m, "_morph_triplets", None)
     if mt is None:
         mt = m._morph_triplets = _MorphTriplets(m)
-    x = m.pair_v * theta[m.pair_k]
-    b, db = smooth_step(x, m.pair_q)
+    x, b, db = tc["x"], tc["b"], tc["db"]  # the forward pass's smoothing of the pairs
     r_, c_ = mt.rows, mt.cols
     # the arithmetic is done in place where it can (large models hold ~10^7 triplets: every
     # temporary is ~80 MB); the operations and their order are those of the plain expressions
@@ -144,12 +143,12 @@ class DenseMorphDerivative:
     over the entries ``rows``: ``gate`` is the floor's step (linear templates) or the template
     (shapeN), ``R`` the renormalisation to the sample's target (``renorm``: the scale and
     ``t_pre / sum(t_pre)``; None where the sample is not renormalised) and ``post`` the
-    normalisation, per-entry factors and shapeN floors. :meth:`add_to` works block-wise for binned
-    samples and column by column for per-event ones (no events x pairs temporaries: 80 MB each
-    at 10^6 events)."""
+    normalisation, per-entry factors and shapeN floors. :meth:`add_to` works on groups of columns:
+    whole binned blocks, single columns of per-event samples (no events x pairs temporaries:
+    80 MB each at 10^6 events)."""
 
-    #: above this many entries the columns are added one at a time
-    COLUMNWISE = 1 << 16
+    #: entries x columns handled at once (per-event samples: one column at a time)
+    CHUNK = 1 << 16
 
     def __init__(self, rows: slice, params: np.ndarray, gate: np.ndarray, cd: np.ndarray, cs: np.ndarray,
                  diff: np.ndarray, sums: np.ndarray, renorm: tuple[float, np.ndarray] | None, post: np.ndarray):
@@ -157,28 +156,20 @@ class DenseMorphDerivative:
         self.diff, self.sums, self.renorm, self.post = diff, sums, renorm, post
 
     def add_to(self, block: np.ndarray, r0: int, cols: np.ndarray) -> None:
-        rows = slice(r0, r0 + self.gate.size)
-        if self.gate.size <= self.COLUMNWISE:
-            d = self.diff * self.cd
-            d += self.sums * self.cs
+        n, k = self.diff.shape
+        rows = slice(r0, r0 + n)
+        step = max(1, self.CHUNK // max(n, 1))  # whole binned blocks; single columns of 10^6 events
+        for j0 in range(0, k, step):
+            js = slice(j0, min(k, j0 + step))
+            d = self.diff[:, js] * self.cd[js]
+            d += self.sums[:, js] * self.cs[js]
             d *= self.gate[:, None]
             if self.renorm is not None:
                 scale, share = self.renorm
                 d -= share[:, None] * d.sum(axis=0)
                 d *= scale
             d *= self.post[:, None]
-            _add_columns(block, rows, cols, d)
-            return
-        for j, c in enumerate(cols):
-            col = self.diff[:, j] * self.cd[j]
-            col += self.sums[:, j] * self.cs[j]
-            col *= self.gate
-            if self.renorm is not None:
-                scale, share = self.renorm
-                col -= share * col.sum()
-                col *= scale
-            col *= self.post
-            block[rows, c] += col
+            _add_columns(block, rows, cols[js], d)
 
 
 def _dense_morph_derivatives(lik: Likelihood, theta: np.ndarray, state, tc, mult: np.ndarray) -> list[DenseMorphDerivative]:
@@ -187,8 +178,7 @@ def _dense_morph_derivatives(lik: Likelihood, theta: np.ndarray, state, tc, mult
     m = lik.m
     if not isinstance(m.morph_diff, BlockMorph):
         return []
-    x = m.pair_v * theta[m.pair_k]
-    b, db = smooth_step(x, m.pair_q)
+    x, b, db = tc["x"], tc["b"], tc["db"]  # the forward pass's smoothing of the pairs
     c = 0.5 * (b + x * db)
     out = []
     for bd, bs in zip(m.morph_diff.blocks, m.morph_sum.blocks):

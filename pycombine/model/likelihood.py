@@ -294,7 +294,7 @@ class Likelihood:
         # ---- backward
         w_nu = np.where(active, 1.0 - np.where(obs, n / np.where(obs, nu, 1.0), 0.0), 0.0)
         if m.any_unbinned:
-            _, us = self._per_event_masks(active)
+            us = self._per_event_samples(active)
             ei = self._event_bins  # the per-event expectations enter through -w log(nu) only
             w_nu[ei] = np.where(obs[ei], -n[ei] / np.where(obs[ei], nu[ei], 1.0), 0.0)
         if m.bin_amc.any():
@@ -374,14 +374,14 @@ class Likelihood:
         if bi.size:
             val += float(np.sum(np.where(active[bi], poisson_terms(nu[bi], n[bi], obs[bi]), 0.0)))
         val += float(np.sum(per_event_terms(nu[ei], n[ei], obs[ei])))
-        _, us = self._per_event_masks(active)
+        us = self._per_event_samples(active)
         return val + float(np.sum(state.N[us]))
 
-    def _per_event_masks(self, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(bins, samples) of the unmasked per-event channels, whose NLL is
+    def _per_event_samples(self, active: np.ndarray) -> np.ndarray:
+        """The samples of the unmasked per-event channels, whose NLL is
         ``sum_j N_j - sum_i w_i ln nu_i`` (up to a constant: :func:`per_event_terms`)."""
         m = self.m
-        return m.bin_unbinned & active, m.sample_unbinned & active[m.sample_bin0]
+        return m.sample_unbinned & active[m.sample_bin0]
 
     def _constraints(self, theta: np.ndarray, grad: bool):
         m = self.m
