@@ -204,6 +204,8 @@ class Fitter:
         # parameters whose range stays even with remove_bounds (MultiDimFit's -P nuisances)
         self.keep_range = np.zeros(model.P, dtype=bool)
         self.keep_range[list(keep_range)] = True
+        #: (free parameters, Hessian) the last fit by Newton steps ended with, or None
+        self.last_newton: tuple[np.ndarray, object] | None = None
 
     def nll(self, values: np.ndarray) -> float:
         return self.lik.nll(values)
@@ -317,7 +319,8 @@ class Fitter:
         return None
 
     def _newton_end(self, free: np.ndarray, hessian) -> None:
-        """Receives the Hessian a Newton fit ended with."""
+        """Receives the Hessian a Newton fit ended with: kept as :attr:`last_newton`."""
+        self.last_newton = (free.copy(), hessian)
 
     def step_sizes(self, state: ParameterState, free: np.ndarray) -> np.ndarray:
         return step_sizes(self.model, state, free)

@@ -390,6 +390,16 @@ def newton_minimize(
     return None
 
 
+def restricted(H, keep: np.ndarray):
+    """``H`` over the parameters ``keep`` (a boolean mask) only: the Hessian of the same NLL with
+    the other parameters fixed (a profile fit next to the fit ``H`` came from)."""
+    if isinstance(H, DenseHessian):
+        return DenseHessian(_DenseBase(H.base.H[np.ix_(keep, keep)]), H.V[keep], H.c.copy())
+    if isinstance(H, LowRankHessian):
+        return LowRankHessian(H.d[keep], H.V[keep], H.c.copy(), H.base_columns)
+    return np.asarray(H)[np.ix_(keep, keep)]
+
+
 def gauss_newton(lik, theta: np.ndarray, free: np.ndarray):
     """The Gauss-Newton Hessian of the free parameters: a :class:`LowRankHessian` for wide models
     (:func:`pycombine.model.hessian.is_wide`), else the dense matrix."""

@@ -110,16 +110,27 @@ class NewtonWarmFitter(Fitter):
     to each other. Newton recomputes it wherever convergence slows, and stops on the same
     criterion on the true gradient, so the minima are the same to the fit tolerance."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, seed: tuple[np.ndarray, object] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._last: tuple[bytes, object] | None = None
+        #: (free parameters, Hessian) of the fit the series starts next to (the best fit): its
+        #: restriction to the first profile fit's parameters spares that fit a new Gauss-Newton matrix
+        self._seed = seed
 
     def _newton_start(self, free: np.ndarray):
         if self._last is not None and self._last[0] == free.tobytes():
             return self._last[1]
+        if self._seed is not None:
+            from .newton import restricted
+
+            seed_free, H = self._seed
+            keep = np.isin(seed_free, free)
+            if np.array_equal(seed_free[keep], free):
+                return restricted(H, keep)
         return None
 
     def _newton_end(self, free: np.ndarray, hessian) -> None:
+        super()._newton_end(free, hessian)
         self._last = (free.tobytes(), hessian)
 
 
@@ -132,8 +143,11 @@ def warm_fitter(fitter: Fitter, state: ParameterState, best: np.ndarray) -> Fitt
     """
     floating = ~state.frozen
     if not use_exact_hessian(fitter.model, int(floating.sum())):
+        # seeded with the Hessian ``fitter``'s last Newton fit ended with (the best fit's, when
+        # the interval search follows it)
         return NewtonWarmFitter(fitter.model, fitter.data, fitter.options, remove_bounds=fitter.remove_bounds,
-                                analytic_bb=fitter.lik.analytic_bb, keep_range=np.nonzero(fitter.keep_range)[0])
+                                analytic_bb=fitter.lik.analytic_bb, keep_range=np.nonzero(fitter.keep_range)[0],
+                                seed=fitter.last_newton)
     H = full_hessian(fitter.model, fitter.data, best, floating, state.lo, state.hi)
     return WarmFitter(fitter.model, fitter.data, fitter.options, remove_bounds=fitter.remove_bounds,
                       analytic_bb=fitter.lik.analytic_bb, keep_range=np.nonzero(fitter.keep_range)[0],

@@ -61,19 +61,65 @@ _K_NOT_DELETED = 0x02000000
 _MAX_BLOCK = 2**24 - 1  # ROOT's compression headers hold 3-byte sizes
 
 
+#: blocks above this size are sampled before they are compressed (see :func:`root_zlib`)
+_SAMPLE_ABOVE = 1 << 22
+#: a sampled block whose compressed size would exceed this fraction of its size is only stored
+_WORTHWHILE_RATIO = 0.9
+#: the largest block stored without compression (zlib level 0 adds 5 bytes per 64 kB)
+_STORED_BLOCK = _MAX_BLOCK - (1 << 13)
+
+
+def _worth_compressing(block, level: int) -> bool:
+    """Whether ``block`` (large) shrinks by more than 10 %, judged on four 64 kB samples.
+
+    Covariance matrices of thousands of parameters are dense doubles with noisy mantissas: zlib
+    gains a few per cent on them at ~20-50 MB/s, seconds per matrix. Such blocks are stored
+    (zlib level 0: a copy and a checksum), which every ROOT reader inflates as usual.
+    """
+    step = len(block) // 4
+    raw = packed = 0
+    for j in range(4):
+        sample = block[j * step : j * step + (1 << 16)]
+        raw += len(sample)
+        packed += len(zlib.compress(sample, level))
+    return packed < _WORTHWHILE_RATIO * raw
+
+
+def _compress_blocks(blocks: list, levels: list[int]) -> list[bytes]:
+    """zlib of each block at its level; several blocks on threads (zlib releases the GIL)."""
+    if len(blocks) < 2:
+        return [zlib.compress(b, lv) for b, lv in zip(blocks, levels, strict=True)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(blocks), os.cpu_count() or 1)) as pool:
+        return list(pool.map(zlib.compress, blocks, levels))
+
+
 def root_zlib(data: bytes, level: int = 1) -> bytes:
     """``data`` in ROOT's ZLIB blocks (``ZL``, method 8, 3-byte sizes), as uproot's ``compress``.
 
     Buffers that would not shrink (and those of at most 17 bytes, which cannot) are returned
-    as they are: ROOT then reads them uncompressed (fNbytes - fKeylen == fObjlen).
+    as they are: ROOT then reads them uncompressed (fNbytes - fKeylen == fObjlen). Large blocks
+    whose samples do not shrink by 10 % are stored rather than compressed (:func:`_worth_compressing`).
     """
     if len(data) <= 17:
         return data
+    view = memoryview(data)
+    blocks, levels = [], []
+    for start in range(0, len(view), _MAX_BLOCK):
+        block = view[start : start + _MAX_BLOCK]
+        if len(block) <= _SAMPLE_ABOVE or _worth_compressing(block, level):
+            blocks.append(block)
+            levels.append(level)
+        else:
+            for at in range(0, len(block), _STORED_BLOCK):
+                blocks.append(block[at : at + _STORED_BLOCK])
+                levels.append(0)
+    if not any(levels):
+        return data
     out = []
-    for start in range(0, len(data), _MAX_BLOCK):
-        block = data[start : start + _MAX_BLOCK]
-        packed = zlib.compress(block, level)
-        if len(packed) >= len(block) or len(packed) > _MAX_BLOCK:
+    for block, packed in zip(blocks, _compress_blocks(blocks, levels), strict=True):
+        if len(packed) > _MAX_BLOCK:  # pragma: no cover - deflate never grows a block this much
             return data
         out.append(b"ZL\x08" + struct.pack("<I", len(packed))[:3] + struct.pack("<I", len(block))[:3])
         out.append(packed)
@@ -140,11 +186,28 @@ def _roofit_records() -> dict[tuple[str, int], bytes]:
     return {(name, version): blob for name, version, blob in _blobs()}
 
 
-class _Object:
-    """A serialised object (histogram, graph, RooFit object) waiting in a directory."""
+#: payloads above this size are compressed on a worker thread while the next objects are serialised
+_BACKGROUND_ABOVE = 1 << 20
 
-    def __init__(self, name: str, classname: str, title: str, payload: bytes):
-        self.name, self.classname, self.title, self.payload = name, classname, title, payload
+
+class _Object:
+    """A serialised object (histogram, graph, RooFit object) waiting in a directory, compressed
+    as soon as it is added (a large file's uncompressed payloads are not all kept until it is
+    written); large payloads on ``pool`` (zlib releases the GIL), collected by :attr:`stored`."""
+
+    def __init__(self, name: str, classname: str, title: str, payload: bytes, pool=None):
+        self.name, self.classname, self.title = name, classname, title
+        self.objlen = len(payload)
+        if pool is not None and len(payload) > _BACKGROUND_ABOVE:
+            self._stored, self._future = None, pool.submit(root_zlib, payload)
+        else:
+            self._stored, self._future = root_zlib(payload), None
+
+    @property
+    def stored(self) -> bytes:
+        if self._future is not None:
+            self._stored, self._future = self._future.result(), None
+        return self._stored
 
 
 class RawTree:
@@ -237,6 +300,7 @@ class TreeFileWriter:
         self._top = _Directory(os.path.basename(self.path), None)
         self._streamers: dict[tuple[str, int], bytes] = {}  # beyond the flat trees'
         self._state = "new"  # new -> open -> committed | aborted
+        self._pool = None  # compresses large objects in the background (see _Object)
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -261,6 +325,20 @@ class TreeFileWriter:
         if self._state not in ("committed", "aborted"):
             self._state = "aborted"
             self._close_trees(self._top)
+        self._stop_pool()
+
+    def _background(self):
+        """The worker thread that compresses large payloads, started with the first of them."""
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="root-zlib")
+        return self._pool
+
+    def _stop_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def commit(self) -> None:
         """Write the file next to its final name and atomically move it there."""
@@ -268,7 +346,10 @@ class TreeFileWriter:
 
         self._require_open()
         self._close_trees(self._top)
-        data = self.to_bytes()
+        try:
+            data = self._serialize()
+        finally:
+            self._stop_pool()
         directory, base = os.path.split(os.path.abspath(self.path))
         stem = base[: -len(".root")] if base.endswith(".root") else base
         while True:
@@ -364,6 +445,10 @@ class TreeFileWriter:
             raise ValueError(f"{path!r} was already written to {self.path!r}")
         return directory, name
 
+    def _object(self, name: str, classname: str, title: str, payload: bytes) -> _Object:
+        pool = self._background() if len(payload) > _BACKGROUND_ABOVE else None
+        return _Object(name, classname, title, payload, pool)
+
     def _add(self, directory: _Directory, obj: _Object, records: Mapping[tuple[str, int], bytes]) -> None:
         directory.trees.add(obj.name)
         directory.items.append(obj)
@@ -388,7 +473,7 @@ class TreeFileWriter:
 
         directory, name = self._place(path)
         classname, title, payload = histogram_bytes(th1_spec(path, contents, errors, **kwargs), name)
-        self._add(directory, _Object(name, classname, title, payload), _object_records())
+        self._add(directory, self._object(name, classname, title, payload), _object_records())
 
     def th2(self, path: str, contents: ArrayLike, errors: ArrayLike | None = None, **kwargs) -> None:
         """A TH2F/TH2D, with the arguments and values of :meth:`.file.RootFileWriter.th2`."""
@@ -397,7 +482,7 @@ class TreeFileWriter:
 
         directory, name = self._place(path)
         classname, title, payload = histogram_bytes(th2_spec(path, contents, errors, **kwargs), name)
-        self._add(directory, _Object(name, classname, title, payload), _object_records())
+        self._add(directory, self._object(name, classname, title, payload), _object_records())
 
     def graph_asymm_errors(self, path: str, x: ArrayLike, y: ArrayLike, exl: ArrayLike = 0.0, exh: ArrayLike = 0.0,
                            eyl: ArrayLike = 0.0, eyh: ArrayLike = 0.0, *, title: str = "") -> None:
@@ -419,7 +504,7 @@ class TreeFileWriter:
 
         cols = [column(v, w) for v, w in ((y, "y"), (exl, "exl"), (exh, "exh"), (eyl, "eyl"), (eyh, "eyh"))]
         classname, title, payload = graph_asymm_errors_bytes(name, str(title), xs, *cols)
-        self._add(directory, _Object(name, classname, title, payload), _object_records())
+        self._add(directory, self._object(name, classname, title, payload), _object_records())
 
     def roofit(self, path: str, obj) -> None:
         """A RooFitResult or RooArgSet (:mod:`.roofit`), with the ``ProcessID0`` object ROOT writes
@@ -435,12 +520,16 @@ class TreeFileWriter:
             _process_id(o, title)
             self._add(self._top, _Object("ProcessID0", "TProcessID", title, bytes(o.data)), _roofit_records())
         classname, title, payload = serialize(obj, name)
-        self._add(directory, _Object(name, classname, title, payload), _roofit_records())
+        self._add(directory, self._object(name, classname, title, payload), _roofit_records())
 
     # ----------------------------------------------------------------------- serialization
 
     def to_bytes(self) -> bytes:
         """The whole file: header, top directory, streamers, objects, key lists, free segments."""
+        return bytes(self._serialize())
+
+    def _serialize(self) -> bytearray:
+        """:meth:`to_bytes` without the final copy (a large file is written from this buffer)."""
         now = when = _datime()
         fname = encode(self._top.name)
         if len(fname) >= 256:
@@ -521,17 +610,17 @@ class TreeFileWriter:
         out[: _FILE_HEADER.size] = _FILE_HEADER.pack(b"root", _FILE_VERSION, _BEGIN, end, free_at, end - free_at, 1,
                                                      nbytes_name, 4, _COMPRESS, info_at, info_bytes, 1,
                                                      uuid.uuid1().bytes)
-        return bytes(out)
+        return out
 
     @staticmethod
     def _write_object(out: bytearray, obj: _Object, pdir: int, now: int) -> bytes:
         """Append the key and (compressed) payload of ``obj``; return the key header. Keys have
         64-bit seeks: RooFit payloads' class references are offsets from the key's start."""
-        stored = root_zlib(obj.payload)
         at = len(out)
-        key = _key(True, encode(obj.classname), encode(obj.name), encode(obj.title), len(obj.payload), len(stored),
+        key = _key(True, encode(obj.classname), encode(obj.name), encode(obj.title), obj.objlen, len(obj.stored),
                    now, 1, at, pdir)
-        out += key + stored
+        out += key
+        out += obj.stored
         return key
 
     @staticmethod
@@ -547,12 +636,13 @@ class TreeFileWriter:
                                 seeks, pdir)
             record.add_baskets(length, seeks, nbytes, keylens + objlens)
         record.build()
-        blob = bytes(record.blob)
+        blob = record.blob
         at = len(out)
         key = _key(True, b"TTree", encode(record.name), encode(record.title), len(blob), len(blob), now, 1, at, pdir)
         if len(key) != record.key_length:  # the leaf references inside the record assume this length
             raise RuntimeError(f"unexpected TTree key length {len(key)} != {record.key_length}")
-        out += key + blob
+        out += key
+        out += blob
         return key
 
 

@@ -174,15 +174,29 @@ def _leaf_record(name: bytes, dtype: np.dtype) -> bytes:
     return _U32.pack(len(tagged) | _BYTE_COUNT_MASK) + tagged
 
 
-def _branch_parts(name: str, dtype: np.dtype) -> tuple[bytes, bytes]:
-    """Content-independent bytes of a branch: (TNamed+TAttFill, fBranches..fLeaves..fBaskets)."""
+def _branch_record(bname: bytes, dtype: np.dtype, fields1: bytes, be: bytes, entries: int, cap: int,
+                   tot_bytes: int, zip_bytes: int, bb: bytes, bs: bytes) -> tuple[bytes, tuple[int, int, int, int]]:
+    """One branch record (byte count, class tag, TBranch) and its fields1, fields2, leaf and
+    fBasketBytes offsets; ``bb``/``bs`` its fBasketBytes/fBasketSeek arrays as bytes."""
     letter, _ = LEAF_TYPES[dtype]
-    bname = encode(name)
     head = _counted(1, _TOBJECT_BRANCH + tstring(bname) + tstring(bname + b"/" + letter.encode())) + _TATTFILL
     leaf = _leaf_record(bname, dtype)
     leaves = _counted(3, _TOBJECT_PLAIN + b"\x00" + struct.pack(">ii", 1, 0) + leaf)
-    middle = _EMPTY_TOBJARRAY + leaves + _EMPTY_TOBJARRAY
-    return head, middle
+    body = b"".join((
+        head,
+        fields1,
+        _TIOFEATURES,
+        _TBRANCH_FIELDS2.pack(0, cap, 0, entries, 0, tot_bytes, zip_bytes),
+        _EMPTY_TOBJARRAY, leaves, _EMPTY_TOBJARRAY,
+        b"\x01", bb, be, bs,
+        b"\x00",  # fFileName ""
+    ))
+    tbranch = _counted(13, body)
+    record = _U32.pack((len(tbranch) + len(_TBRANCH_CLASS)) | _BYTE_COUNT_MASK) + _TBRANCH_CLASS + tbranch
+    f1 = _BRANCH_HEAD + len(head)
+    f2 = f1 + _FIELDS1_TO_FIELDS2
+    # the record ends with 1 fBasketBytes 1 fBasketEntry 1 fBasketSeek fFileName
+    return record, (f1, f2, f2 + _FIELDS2_TO_LEAF, len(record) - 3 - len(bb) - 8 * cap - len(bs))
 
 
 def _scatter(buf: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> None:
@@ -293,10 +307,6 @@ class TreeRecord:
         self.basket_seek = np.zeros((nbranches, self.capacity), np.int64)
         self.basket_entry = np.zeros(self.capacity, np.int64)  # the same for every branch
 
-        # content-independent parts of every branch record, built once
-        parts = [_branch_parts(n, self.dtypes[n]) for n in self.names]
-        self._heads = [p[0] for p in parts]
-        self._middles = [p[1] for p in parts]
         #: the branch names as TStrings (they also name the baskets)
         self.basket_names = [tstring(encode(n)) for n in self.names]
 
@@ -313,44 +323,12 @@ class TreeRecord:
 
     def build(self) -> None:
         """Serialize the whole TTree record into ``self.blob`` and record patch offsets."""
-        cap = self.capacity
         nbranches = len(self.names)
         entries, nbaskets = self.num_entries, self.num_baskets
         fields1 = _TBRANCH_FIELDS1.pack(0, _BASKET_SIZE, 0, nbaskets, entries)
-        bb_all = self.basket_bytes.astype(">i4").tobytes()
-        bs_all = self.basket_seek.astype(">i8").tobytes()
         be = b"\x01" + self.basket_entry.astype(">i8").tobytes() + b"\x01"
-        nbb, nbs = 4 * cap, 8 * cap
 
-        # fields1 offset, fields2 offset, leaf offset, fBasketBytes offset: relative to the record
-        rel = np.empty((nbranches, 4), np.int64)
-        lengths = np.empty(nbranches, np.int64)
-        records = []
-        for i in range(nbranches):
-            head, middle = self._heads[i], self._middles[i]
-            body = b"".join(
-                (
-                    head,
-                    fields1,
-                    _TIOFEATURES,
-                    _TBRANCH_FIELDS2.pack(0, cap, 0, entries, 0, int(self.tot_bytes[i]), int(self.zip_bytes[i])),
-                    middle,
-                    b"\x01",
-                    bb_all[i * nbb : (i + 1) * nbb],
-                    be,
-                    bs_all[i * nbs : (i + 1) * nbs],
-                    b"\x00",  # fFileName ""
-                )
-            )
-            tbranch = _counted(13, body)
-            record = _U32.pack((len(tbranch) + len(_TBRANCH_CLASS)) | _BYTE_COUNT_MASK) + _TBRANCH_CLASS + tbranch
-            f1 = _BRANCH_HEAD + len(head)
-            f2 = f1 + _FIELDS1_TO_FIELDS2
-            # the record ends with 1 fBasketBytes 1 fBasketEntry 1 fBasketSeek fFileName
-            rel[i] = (f1, f2, f2 + _FIELDS2_TO_LEAF, len(record) - 3 - nbb - 8 * cap - nbs)
-            lengths[i] = len(record)
-            records.append(record)
-
+        records, rel, lengths = self._branch_records(fields1, be)
         tnamed = _counted(1, _TOBJECT_TREE + tstring(encode(self.name)) + tstring(encode(self.title)))
         prefix = b"".join((tnamed, _TATTLINE, _TATTFILL, _TATTMARKER))
         fields_offset = 6 + len(prefix)
@@ -373,7 +351,7 @@ class TreeRecord:
         branch_list_count = branches_end - (first - len(branch_list_head) - 6) - 4
         tail = leaf_list + _TTREE_TAIL
         total = branches_end + len(tail)
-        blob = b"".join(
+        head = b"".join(
             (
                 _COUNT_VERSION.pack((total - 4) | _BYTE_COUNT_MASK, 20),
                 prefix,
@@ -382,14 +360,75 @@ class TreeRecord:
                 _TIOFEATURES,
                 _COUNT_VERSION.pack(branch_list_count | _BYTE_COUNT_MASK, 3),
                 branch_list_head,
-                *records,
-                tail,
             )
         )
-        assert len(blob) == total
-        self.blob = bytearray(blob)
+        assert len(head) == first
+        blob = bytearray(total)
+        blob[:first] = head
+        blob[first:branches_end] = records.data
+        blob[branches_end:] = tail
+        self.blob = blob
         self.fields_offset = fields_offset
         self._offsets = rel + starts[:, None]  # fields1, fields2, leaf, fBasketBytes: in the record
+
+    def _branch_records(self, fields1: bytes, be: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every branch record (the pointer in ``fBranches``) back to back, with each record's
+        fields1, fields2, leaf and fBasketBytes offsets (relative to its start) and length.
+
+        Branches whose names have the same byte length and the same type have records that differ
+        only in the name (four copies) and the basket bookkeeping: each such group is built from
+        one template record (:func:`_branch_record`) in numpy, not branch by branch (a Higgs
+        combination's fitDiagnostics trees have ~10^5 branches each). The name bytes are where two
+        templates with different dummy names differ.
+        """
+        cap, nbranches = self.capacity, len(self.names)
+        nbb, nbs = 4 * cap, 8 * cap
+        names = [encode(n) for n in self.names]
+        members: dict[tuple[np.dtype, int], list[int]] = {}
+        for i, n in enumerate(names):
+            members.setdefault((self.dtypes[self.names[i]], len(n)), []).append(i)
+        rel = np.empty((nbranches, 4), np.int64)
+        lengths = np.zeros(nbranches, np.int64)
+        templates = []
+        for (dtype, size), group in members.items():
+            common = (dtype, fields1, be, self.num_entries, cap, 0, 0, bytes(nbb), bytes(nbs))
+            template, offsets = _branch_record(b"a" * size, *common)
+            other, _ = _branch_record(b"b" * size, *common)
+            t = np.frombuffer(template, np.uint8)
+            name_at = np.nonzero(t != np.frombuffer(other, np.uint8))[0]  # the 4 copies of the name
+            idx = np.asarray(group)
+            rel[idx] = offsets
+            lengths[idx] = t.size
+            templates.append((idx, size, t, name_at, offsets))
+        bb_rows = np.ascontiguousarray(self.basket_bytes, ">i4").view(np.uint8).reshape(nbranches, nbb)
+        bs_rows = np.ascontiguousarray(self.basket_seek, ">i8").view(np.uint8).reshape(nbranches, nbs)
+        group_of = np.empty(nbranches, np.int64)
+        blocks = []
+        for g, (idx, size, t, name_at, (_, f2, _, bb)) in enumerate(templates):
+            rows = np.tile(t, (idx.size, 1))
+            name_bytes = np.frombuffer(b"".join(names[i] for i in idx), np.uint8).reshape(idx.size, size)
+            rows[:, name_at] = np.tile(name_bytes, name_at.size // size)
+            rows[:, f2 + 28 : f2 + 36] = _as_bytes_rows(self.tot_bytes[idx], ">i8")  # fTotBytes
+            rows[:, f2 + 36 : f2 + 44] = _as_bytes_rows(self.zip_bytes[idx], ">i8")  # fZipBytes
+            rows[:, bb : bb + nbb] = bb_rows[idx]
+            bs = bb + nbb + 1 + 8 * cap + 1
+            rows[:, bs : bs + nbs] = bs_rows[idx]
+            group_of[idx] = g
+            blocks.append(rows)
+        if len(blocks) <= 1:
+            return (blocks[0].reshape(-1) if blocks else np.empty(0, np.uint8)), rel, lengths
+        # interleave the groups' rows back into branch order, one copy per run of same-group branches
+        starts = np.zeros(nbranches + 1, np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        out = np.empty(int(starts[-1]), np.uint8)
+        run_starts = np.concatenate(([0], np.flatnonzero(np.diff(group_of)) + 1, [nbranches]))
+        taken = [0] * len(blocks)
+        for a, b in zip(run_starts[:-1].tolist(), run_starts[1:].tolist()):
+            g = int(group_of[a])
+            k = taken[g]
+            out[starts[a] : starts[b]] = blocks[g][k : k + b - a].reshape(-1)
+            taken[g] = k + b - a
+        return out, rel, lengths
 
     def _tree_fields(self) -> bytes:
         d = _TTREE_DEFAULTS
