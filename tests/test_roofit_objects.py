@@ -611,12 +611,13 @@ def test_reference_keys_cover_combines(tmp_path):
 
 
 def test_fast_real_var_records_equal_the_general_writer(monkeypatch):
-    """The one-pass RooRealVar records (roofit._real_var_fast, used for large ArgSets) are byte for
-    byte those of the general writer: long names, titles, constants, attributes, infinite ranges,
-    asymmetric errors; variables with named ranges or string attributes keep the general path."""
+    """The RooRealVar records assembled from templates (roofit_batch, used for ArgSets after their
+    first variable) are byte for byte those of the general writer: long names, titles, constants,
+    attributes, infinite ranges, asymmetric errors; variables with named ranges or string
+    attributes keep the general path."""
     import random
 
-    from pycombine.outputs.root import roofit
+    from pycombine.outputs.root import roofit, roofit_batch
 
     rng = random.Random(3)
 
@@ -630,11 +631,11 @@ def test_fast_real_var_records_equal_the_general_writer(monkeypatch):
             string_attributes={"k": "v"} if i % 13 == 0 else {})
 
     argset = roofit.ArgSet(variables=[var(i) for i in range(600)], name="nuisances_prefit")
-    fast_calls = []
-    fast_writer = roofit._real_var_fast
-    monkeypatch.setattr(roofit, "_real_var_fast", lambda *a: fast_calls.append(1) or fast_writer(*a))
+    batched = []
+    batch_writer = roofit_batch.real_var_pointers
+    monkeypatch.setattr(roofit_batch, "real_var_pointers", lambda v, *a: batched.append(len(v)) or batch_writer(v, *a))
     fast = roofit.serialize(argset, "nuisances_prefit")
-    assert len(fast_calls) > 400  # most variables took the fast path
+    assert sum(batched) > 500  # most variables took the template path
 
     def general(o, s):  # _collection with every variable through the general writer
         p = o.begin(1)
@@ -654,3 +655,17 @@ def test_fast_real_var_records_equal_the_general_writer(monkeypatch):
 
     monkeypatch.setattr(roofit, "_collection", general)
     assert fast == roofit.serialize(argset, "nuisances_prefit")
+
+
+def test_template_real_vars_get_distinct_uuids():
+    """Variables without a UUID of their own get distinct ones in the template path, and records
+    otherwise equal to the general writer's with those UUIDs."""
+    from pycombine.outputs.root import roofit
+
+    variables = [roofit.RealVar(f"prop_binch0_bin{i}", 0.1 * i, 1.0, attributes=["optimizeBounds"])
+                 for i in range(300)]
+    blob = roofit.serialize(roofit.ArgSet(variables), "nuisances_prefit")[2]
+    uuids = UUID_RECORD.findall(blob)
+    assert len(uuids) == 300 and len(set(uuids)) == 300
+    again = [roofit.RealVar(v.name, v.value, v.error, attributes=v.attributes, uuid=u) for v, u in zip(variables, uuids)]
+    assert roofit.serialize(roofit.ArgSet(again), "nuisances_prefit")[2] == blob

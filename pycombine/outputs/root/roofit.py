@@ -369,6 +369,20 @@ def _real_var_fast(v: RealVar, attribute_bytes: dict, binning_ref: int) -> bytes
     return _block(10, lvalue + _ERRORS.pack(float(v.error), float(v.asym_lo), float(v.asym_hi)) + pointer + shared)
 
 
+def _real_var_pointers(variables: list[RealVar], attribute_bytes: dict, classes: dict) -> bytes:
+    """The object pointers of ``variables`` (the RooRealVar and RooUniformBinning class tags
+    written before), assembled from templates by :func:`.roofit_batch.real_var_pointers`."""
+    from .roofit_batch import real_var_pointers
+
+    head = struct.pack(">I", classes["RooRealVar"] | _CLASS_MASK)
+
+    def pointer(v: RealVar) -> bytes:
+        body = _real_var_fast(v, attribute_bytes, classes["RooUniformBinning"])
+        return struct.pack(">I", (len(body) + 4) | _BYTE_COUNT_MASK) + head + body
+
+    return real_var_pointers(variables, pointer, lambda lo, hi: (hi - lo) / _PLOT_BINS, new_uuid)
+
+
 def _collection(o: _Buffer, s: ArgSet) -> None:
     p = o.begin(1)  # RooArgSet / RooArgList
     q = o.begin(3)  # RooAbsCollection
@@ -377,12 +391,17 @@ def _collection(o: _Buffer, s: ArgSet) -> None:
     v = o.begin(_STL_VERSION)  # _list: vector<RooAbsArg*>
     o.i32(len(s.variables))
     attribute_bytes: dict = {}
+    batch: list[RealVar] = []  # variables for _real_var_pointers once both class tags are written
     for var in s.variables:
-        ref = o.classes.get("RooUniformBinning")
-        if ref is None or var.ranges or var.string_attributes:
-            o.pointer("RooRealVar", lambda var=var: _real_var(o, var))
-        else:
-            o.pointer("RooRealVar", lambda var=var, ref=ref: o.raw(_real_var_fast(var, attribute_bytes, ref)))
+        if "RooUniformBinning" in o.classes and not (var.ranges or var.string_attributes):
+            batch.append(var)
+            continue
+        if batch:
+            o.raw(_real_var_pointers(batch, attribute_bytes, o.classes))
+            batch = []
+        o.pointer("RooRealVar", lambda var=var: _real_var(o, var))
+    if batch:
+        o.raw(_real_var_pointers(batch, attribute_bytes, o.classes))
     o.end(v)
     o.flag(s.owned)
     o.string(s.name)

@@ -56,6 +56,8 @@ from typing import Any
 
 import numpy as np
 
+from .byte_rows import differing, interleave, put, rows_of
+
 __all__ = ["LEAF_TYPES", "MAX_BASKET_BYTES", "TreeRecord", "basket_block", "basket_key_lengths",
            "check_branch_name", "leaf_dtype", "tstring"]
 
@@ -389,46 +391,25 @@ class TreeRecord:
             members.setdefault((self.dtypes[self.names[i]], len(n)), []).append(i)
         rel = np.empty((nbranches, 4), np.int64)
         lengths = np.zeros(nbranches, np.int64)
-        templates = []
+        blocks, groups = [], []
         for (dtype, size), group in members.items():
             common = (dtype, fields1, be, self.num_entries, cap, 0, 0, bytes(nbb), bytes(nbs))
             template, offsets = _branch_record(b"a" * size, *common)
-            other, _ = _branch_record(b"b" * size, *common)
-            t = np.frombuffer(template, np.uint8)
-            name_at = np.nonzero(t != np.frombuffer(other, np.uint8))[0]  # the 4 copies of the name
+            name_at = differing(template, _branch_record(b"b" * size, *common)[0])  # the 4 copies of the name
             idx = np.asarray(group)
             rel[idx] = offsets
-            lengths[idx] = t.size
-            templates.append((idx, size, t, name_at, offsets))
-        bb_rows = np.ascontiguousarray(self.basket_bytes, ">i4").view(np.uint8).reshape(nbranches, nbb)
-        bs_rows = np.ascontiguousarray(self.basket_seek, ">i8").view(np.uint8).reshape(nbranches, nbs)
-        group_of = np.empty(nbranches, np.int64)
-        blocks = []
-        for g, (idx, size, t, name_at, (_, f2, _, bb)) in enumerate(templates):
-            rows = np.tile(t, (idx.size, 1))
-            name_bytes = np.frombuffer(b"".join(names[i] for i in idx), np.uint8).reshape(idx.size, size)
-            rows[:, name_at] = np.tile(name_bytes, name_at.size // size)
-            rows[:, f2 + 28 : f2 + 36] = _as_bytes_rows(self.tot_bytes[idx], ">i8")  # fTotBytes
-            rows[:, f2 + 36 : f2 + 44] = _as_bytes_rows(self.zip_bytes[idx], ">i8")  # fZipBytes
-            rows[:, bb : bb + nbb] = bb_rows[idx]
-            bs = bb + nbb + 1 + 8 * cap + 1
-            rows[:, bs : bs + nbs] = bs_rows[idx]
-            group_of[idx] = g
+            lengths[idx] = len(template)
+            rows = rows_of(template, idx.size)
+            rows[:, name_at] = np.tile(np.frombuffer(b"".join(names[i] for i in idx), np.uint8).reshape(idx.size, size),
+                                       name_at.size // size)
+            _, f2, _, bb = offsets
+            put(rows, f2 + 28, self.tot_bytes[idx], ">i8")  # fTotBytes
+            put(rows, f2 + 36, self.zip_bytes[idx], ">i8")  # fZipBytes
+            put(rows, bb, self.basket_bytes[idx], ">i4")
+            put(rows, bb + nbb + 1 + 8 * cap + 1, self.basket_seek[idx], ">i8")
             blocks.append(rows)
-        if len(blocks) <= 1:
-            return (blocks[0].reshape(-1) if blocks else np.empty(0, np.uint8)), rel, lengths
-        # interleave the groups' rows back into branch order, one copy per run of same-group branches
-        starts = np.zeros(nbranches + 1, np.int64)
-        np.cumsum(lengths, out=starts[1:])
-        out = np.empty(int(starts[-1]), np.uint8)
-        run_starts = np.concatenate(([0], np.flatnonzero(np.diff(group_of)) + 1, [nbranches]))
-        taken = [0] * len(blocks)
-        for a, b in zip(run_starts[:-1].tolist(), run_starts[1:].tolist()):
-            g = int(group_of[a])
-            k = taken[g]
-            out[starts[a] : starts[b]] = blocks[g][k : k + b - a].reshape(-1)
-            taken[g] = k + b - a
-        return out, rel, lengths
+            groups.append(idx)
+        return interleave(blocks, groups, nbranches), rel, lengths
 
     def _tree_fields(self) -> bytes:
         d = _TTREE_DEFAULTS
