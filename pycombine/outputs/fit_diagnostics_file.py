@@ -68,6 +68,7 @@ Histogram views of the same numbers for ROOT-free readers (uproot), not in Combi
 
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy as np
@@ -127,46 +128,50 @@ def _tree_columns(session, results, which: str) -> dict[str, np.ndarray]:
     nuis = results[0].nuisance_names
     glob_param = {p.global_obs: m.index[p.name] for p in spec.parameters.values() if p.global_obs}
     globs = [g for g in spec.global_observables if g in glob_param]
+    g_idx = np.array([glob_param[g] for g in globs], dtype=int)
+    n_idx = np.array([m.index[n] for n in nuis], dtype=int)
     cols: dict[str, list] = {}
 
     def put(name, value):
         cols.setdefault(name, []).append(value)
 
+    gvals, nvals = [], []  # per result: global observables, nuisances (one row each)
     for r in results:
         if which == "tree_prefit":
-            gvals = [float(r.dataset.glob[glob_param[g]]) for g in globs]
-            nvals = [float(r.prefit_values[m.index[n]]) for n in nuis]
+            gvals.append(np.asarray(r.dataset.glob, dtype=float)[g_idx])
+            nvals.append(np.asarray(r.prefit_values, dtype=float)[n_idx])
+            continue
+        fit = r.fit_s if which == "tree_fit_sb" else r.fit_b
+        ok = fit is not None and fit.ok
+        put("fit_status", fit.status if ok else -1)
+        if which == "tree_fit_sb":
+            rv = float(fit.values[r.poi_index]) if fit is not None else float(r.prefit_values[r.poi_index])
+            put(poi, rv)
+            put(f"{poi}Err", r.r_err)
+            put(f"{poi}LoErr", r.lo_err)
+            put(f"{poi}HiErr", r.hi_err)
         else:
-            fit = r.fit_s if which == "tree_fit_sb" else r.fit_b
-            ok = fit is not None and fit.ok
-            put("fit_status", fit.status if ok else -1)
-            if which == "tree_fit_sb":
-                rv = float(fit.values[r.poi_index]) if fit is not None else float(r.prefit_values[r.poi_index])
-                put(poi, rv)
-                put(f"{poi}Err", r.r_err)
-                put(f"{poi}LoErr", r.lo_err)
-                put(f"{poi}HiErr", r.hi_err)
-            else:
-                rv = float(fit.values[r.poi_index]) if fit is not None else 0.0
-                put(poi, rv)
-                # Combine fills the b-only tree before the s+b fit: the POI errors of the previous dataset
-                put(f"{poi}Err", r.prev_poi_errors[0])
-                put(f"{poi}LoErr", r.prev_poi_errors[1])
-                put(f"{poi}HiErr", r.prev_poi_errors[2])
-            put("numbadnll", 0 if ok else -1)
-            put("nll_min", fit.nll_min if fit is not None else -1.0)
-            if which == "tree_fit_sb":
-                put("nll_nll0", r.nll_nll0 if ok else -1.0)
-            gvals = [float(r.dataset.glob[glob_param[g]]) if ok else -999.0 for g in globs]
-            nvals = [float(fit.values[m.index[n]]) if ok else -999.0 for n in nuis]
-        for g, v in zip(globs, gvals):
-            put(g, v)
-        for n, v in zip(nuis, nvals):
-            put(n, v)
+            rv = float(fit.values[r.poi_index]) if fit is not None else 0.0
+            put(poi, rv)
+            # Combine fills the b-only tree before the s+b fit: the POI errors of the previous dataset
+            put(f"{poi}Err", r.prev_poi_errors[0])
+            put(f"{poi}LoErr", r.prev_poi_errors[1])
+            put(f"{poi}HiErr", r.prev_poi_errors[2])
+        put("numbadnll", 0 if ok else -1)
+        put("nll_min", fit.nll_min if fit is not None else -1.0)
+        if which == "tree_fit_sb":
+            put("nll_nll0", r.nll_nll0 if ok else -1.0)
+        gvals.append(np.asarray(r.dataset.glob, dtype=float)[g_idx] if ok else np.full(g_idx.size, -999.0))
+        nvals.append(np.asarray(fit.values, dtype=float)[n_idx] if ok else np.full(n_idx.size, -999.0))
     out: dict[str, np.ndarray] = {}
     for k, v in cols.items():
         dtype = np.int32 if k in ("fit_status", "numbadnll") else np.float64
         out[k] = np.asarray(v, dtype=dtype)
+    # one (datasets x branches) array per block; a branch is its column (a name may repeat:
+    # the last value wins, as it did when the columns were filled one by one)
+    for names, rows in ((globs, gvals), (nuis, nvals)):
+        table = np.array(rows, dtype=np.float64).reshape(len(results), len(names)).T.copy()
+        out.update(zip(names, table))
     return out
 
 
@@ -198,14 +203,14 @@ def _initial_error(result, i: int) -> float:
 def _global_observables(session, dataset) -> list[roofit.RealVar]:
     """The global observables ``<nuisance>_In`` (constant parameters of Combine's NLL)."""
     m = session.model
+    params = [p for p in session.spec.parameters.values() if p.global_obs and p.name in m.index]
+    values = np.asarray(dataset.glob, dtype=float)[[m.index[p.name] for p in params]]
+    values = np.where(np.isfinite(values), values, [float(p.glob) for p in params]).tolist()
     out = []
-    for p in session.spec.parameters.values():
-        if not p.global_obs or p.name not in m.index:
-            continue
-        glob = float(dataset.glob[m.index[p.name]])
-        lo, hi = p.global_obs_range if p.global_obs_range is not None else (-np.inf, np.inf)
-        out.append(roofit.RealVar(p.global_obs, glob if np.isfinite(glob) else float(p.glob), lo=float(lo),
-                                  hi=float(hi), constant=True, attributes=["SnapShot_ExtRefClone"]))
+    for p, glob in zip(params, values, strict=True):
+        lo, hi = p.global_obs_range if p.global_obs_range is not None else (-math.inf, math.inf)
+        out.append(roofit.RealVar(p.global_obs, glob, lo=float(lo), hi=float(hi), constant=True,
+                                  attributes=["SnapShot_ExtRefClone"]))
     return out
 
 
@@ -239,8 +244,9 @@ def _asymmetric(result, fit, name: str) -> tuple[np.ndarray, np.ndarray, dict[in
     return lo, hi, ranges
 
 
-def _fit_result(session, result, fit, name: str) -> roofit.FitResult:
-    """The RooFitResult ``fit_s``/``fit_b`` of ``fit`` (see the module docstring)."""
+def _fit_result(session, result, fit, name: str, globs: list[roofit.RealVar] | None = None) -> roofit.FitResult:
+    """The RooFitResult ``fit_s``/``fit_b`` of ``fit`` (see the module docstring); ``globs`` the
+    global observables of ``result``'s dataset if already made (both fits share them)."""
     m = session.model
     fl = np.asarray(fit.floating, dtype=int)
     order = _fit_order(session, fit)
@@ -256,7 +262,7 @@ def _fit_result(session, result, fit, name: str) -> roofit.FitResult:
     # profiled in closed form are not constants of the fit)
     constant = [_variable(session, i, fit.values[i], _initial_error(result, i), constant=True)
                 for i in range(m.P) if i not in floating and (session.state.frozen[i] or not m.analytic[i])]
-    constant += _global_observables(session, result.dataset)
+    constant += _global_observables(session, result.dataset) if globs is None else globs
     constant.sort(key=lambda v: v.name.encode())
     cov = np.asarray(fit.covariance, dtype=float)[np.ix_(order, order)] if fl.size else None
     if fl.size > MAX_ROOFIT_MATRIX:
@@ -286,9 +292,10 @@ def _write_fit_views(out: TreeFileWriter, name: str, names: list[str], values, e
     })
 
 
-def _write_fit(out: TreeFileWriter, session, result, fit, name: str, plots: bool) -> None:
+def _write_fit(out: TreeFileWriter, session, result, fit, name: str, plots: bool,
+               globs: list[roofit.RealVar] | None = None) -> None:
     m = session.model
-    out.roofit(name, _fit_result(session, result, fit, name))
+    out.roofit(name, _fit_result(session, result, fit, name, globs))
     fl = np.asarray(fit.floating, dtype=int)
     if fl.size == 0:
         return
@@ -472,10 +479,11 @@ def write_fit_diagnostics(path: str, session, results: list, options) -> None:
                 _write_norms(out, session, y, f"norm_{stage}")
             if options.save_shapes:
                 _write_shapes(out, session, first, y, stage, options.save_overall_shapes)
+        globs = _global_observables(session, first.dataset)
         if first.fit_b is not None and first.fit_b.ok:
-            _write_fit(out, session, first, first.fit_b, "fit_b", options.plots)
+            _write_fit(out, session, first, first.fit_b, "fit_b", options.plots, globs)
         if first.fit_s is not None and first.fit_s.ok:
-            _write_fit(out, session, first, first.fit_s, "fit_s", options.plots)
+            _write_fit(out, session, first, first.fit_s, "fit_s", options.plots, globs)
         for tree in ("tree_fit_sb", "tree_fit_b", "tree_prefit"):
             cols = _tree_columns(session, results, tree)
             if cols:

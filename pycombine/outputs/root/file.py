@@ -73,6 +73,8 @@ def _native(dtype: np.dtype) -> np.dtype:
 
 def _column(name: str, value: Any) -> np.ndarray:
     check_branch_name(name)
+    if type(value) is np.ndarray and value.ndim == 1 and value.flags.c_contiguous and value.dtype in _TREE_DTYPES:
+        return value  # the common case, first (trees of ~10^5 branches)
     if not isinstance(value, (np.ndarray, np.generic)):
         raise TypeError(
             f"column {name!r} must be a numpy array (its dtype decides the ROOT type), "

@@ -177,26 +177,44 @@ class RawTree:
             missing = [k for k in self.record.names if k not in data]
             extra = [k for k in data if k not in dtypes]
             raise ValueError(f"tree columns do not match its branches (missing {missing}, unexpected {extra})")
-        raws = []
+        arrays = []
         length = None
         for name in self.record.names:
-            arr = np.asarray(data[name])
-            if arr.ndim == 0:
-                arr = arr.reshape(1)
-            if arr.ndim != 1:
-                raise ValueError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
+            arr = data[name]
+            if type(arr) is not np.ndarray or arr.ndim != 1:
+                arr = np.asarray(arr)
+                if arr.ndim == 0:
+                    arr = arr.reshape(1)
+                if arr.ndim != 1:
+                    raise ValueError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
             if length is None:
-                length = len(arr)
-            elif len(arr) != length:
-                raise ValueError(f"column {name!r} has {len(arr)} entries, expected {length}")
-            raws.append(arr.astype(dtypes[name].newbyteorder(">"), casting="same_kind", copy=False).tobytes())
+                length = arr.shape[0]
+            elif arr.shape[0] != length:
+                raise ValueError(f"column {name!r} has {arr.shape[0]} entries, expected {length}")
+            arrays.append(arr)
         if not length:
             return
-        stored = [root_zlib(raw) for raw in raws]
+        # the big-endian bytes of every column, one numpy cast per branch type (a fitDiagnostics
+        # tree of a large model has ~10^5 branches)
+        raws: list[bytes] = [b""] * len(arrays)
+        by_type: dict[np.dtype, list[int]] = {}
+        for i, name in enumerate(self.record.names):
+            by_type.setdefault(dtypes[name], []).append(i)
+        for dtype, idx in by_type.items():
+            try:
+                block = np.concatenate([arrays[i] for i in idx], dtype=dtype.newbyteorder(">"), casting="same_kind")
+            except TypeError as err:  # which column: as the one-by-one cast would say
+                for i in idx:
+                    arrays[i].astype(dtype.newbyteorder(">"), casting="same_kind")
+                raise err  # pragma: no cover
+            width = length * dtype.itemsize
+            if width > MAX_BASKET_BYTES:
+                raise ValueError(f"branch {self.record.names[idx[0]]!r}: basket too large for ROOT ({width} bytes)")
+            flat = block.tobytes()
+            for k, i in enumerate(idx):
+                raws[i] = flat[k * width : (k + 1) * width]
+        stored = raws if length * max(d.itemsize for d in by_type) <= 17 else [root_zlib(raw) for raw in raws]
         objlens = np.array([len(raw) for raw in raws], np.int64)
-        for name, raw in zip(self.record.names, raws, strict=True):
-            if len(raw) > MAX_BASKET_BYTES:
-                raise ValueError(f"branch {name!r}: basket too large for ROOT ({len(raw)} bytes)")
         self.chunks.append((length, stored, objlens))
         self._entries += length
 
