@@ -319,8 +319,11 @@ class Fitter:
         return None
 
     def _newton_end(self, free: np.ndarray, hessian) -> None:
-        """Receives the Hessian a Newton fit ended with: kept as :attr:`last_newton`."""
-        self.last_newton = (free.copy(), hessian)
+        """Receives the Hessian a Newton fit ended with: kept as :attr:`last_newton` (without its
+        factorisations: a large model's are tens of MB each)."""
+        from .newton import without_factors
+
+        self.last_newton = (free.copy(), without_factors(hessian))
 
     def step_sizes(self, state: ParameterState, free: np.ndarray) -> np.ndarray:
         return step_sizes(self.model, state, free)

@@ -148,7 +148,7 @@ class _DenseBase:
                 f = None
         except (np.linalg.LinAlgError, ValueError):
             f = None
-        if len(self.factors) >= 4:  # active sets change rarely; keep the newest few
+        if len(self.factors) >= 2:  # active sets change rarely; keep the newest two
             self.factors.pop(next(iter(self.factors)))
         self.factors[key] = f
         return f
@@ -388,6 +388,13 @@ def newton_minimize(
         last_edm = edm
         since += 1
     return None
+
+
+def without_factors(H):
+    """``H`` without the factorisations a :class:`DenseHessian` keeps (the same matrix)."""
+    if isinstance(H, DenseHessian):
+        return DenseHessian(_DenseBase(H.base.H), H.V, H.c)
+    return H
 
 
 def restricted(H, keep: np.ndarray):

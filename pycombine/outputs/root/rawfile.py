@@ -140,6 +140,37 @@ class _Object:
             self._stored, self._future = self._future.result(), None
         return self._stored
 
+    def release(self) -> None:
+        """Drop the bytes once they are in the file."""
+        self._stored, self._future = b"", None
+
+
+class _FileSink:
+    """The part of a bytearray's interface :meth:`TreeFileWriter._serialize` uses (``len``,
+    ``+=``, ``extend``, slice assignment to patch headers), writing to an open binary file."""
+
+    def __init__(self, f):
+        self.f, self.size = f, 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iadd__(self, data) -> _FileSink:
+        self.f.write(data)
+        self.size += len(data)
+        return self
+
+    def extend(self, data) -> None:
+        self += data
+
+    def __setitem__(self, where: slice, data: bytes) -> None:
+        start = where.start or 0
+        if where.stop is not None and where.stop - start != len(data):
+            raise ValueError("a patch must keep the file's length")
+        self.f.seek(start)
+        self.f.write(data)
+        self.f.seek(self.size)
+
 
 class RawTree:
     """A flat TTree being written by :class:`TreeFileWriter`; same ``extend`` protocol as
@@ -295,10 +326,6 @@ class TreeFileWriter:
 
         self._require_open()
         self._close_trees(self._top)
-        try:
-            data = self._serialize()
-        finally:
-            self._stop_pool()
         directory, base = os.path.split(os.path.abspath(self.path))
         stem = base[: -len(".root")] if base.endswith(".root") else base
         while True:
@@ -311,7 +338,10 @@ class TreeFileWriter:
             break
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                try:
+                    self._serialize(_FileSink(f), release=True)
+                finally:
+                    self._stop_pool()
             if self._fsync:
                 _fsync_path(tmp)
             os.replace(tmp, self.path)
@@ -475,15 +505,19 @@ class TreeFileWriter:
 
     def to_bytes(self) -> bytes:
         """The whole file: header, top directory, streamers, objects, key lists, free segments."""
-        return bytes(self._serialize())
+        out = bytearray()
+        self._serialize(out)
+        return bytes(out)
 
-    def _serialize(self) -> bytearray:
-        """:meth:`to_bytes` without the final copy (a large file is written from this buffer)."""
+    def _serialize(self, out, release: bool = False):
+        """Append the file to ``out`` (a bytearray, or a :class:`_FileSink` writing it straight to
+        disk: a large file is never whole in memory); with ``release`` each object's and tree's
+        bytes are dropped once written."""
         now = when = _datime()
         fname = encode(self._top.name)
         if len(fname) >= 256:
             raise ValueError("ROOT file names must be less than 256 bytes")
-        out = bytearray(_BEGIN)
+        out += bytes(_BEGIN)
 
         # the top directory: TFile key, name, title, TDirectory header (patched at the end)
         top = self._top
@@ -521,8 +555,12 @@ class TreeFileWriter:
                     lay_out(item)
                 elif isinstance(item, _Object):
                     d.entries.append(self._write_object(out, item, d.location, now))
+                    if release:
+                        item.release()
                 else:
                     d.entries.append(self._write_tree(out, item, d.location, now))
+                    if release:
+                        item.chunks, item.record.blob = [], bytearray()
 
         lay_out(top)
 
