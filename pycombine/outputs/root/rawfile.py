@@ -59,6 +59,8 @@ _FREE = struct.Struct(">HII")  # TFree v1: fFirst fLast
 _TLIST_HEADER = struct.Struct(">IHHIIBI")  # byte count, TList v5, TObject v1 (id, bits), fName "", n
 _BYTE_COUNT_MASK = 0x40000000
 _K_NOT_DELETED = 0x02000000
+
+
 def _key(big: bool, classname: bytes, name: bytes, title: bytes, objlen: int, stored: int, datime: int,
          cycle: int, seek: int, pdir: int) -> bytes:
     """A TKey header (``stored``: bytes of the payload as written, compressed or not)."""
