@@ -40,7 +40,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .tree_record import MAX_BASKET_BYTES, TreeRecord, _datime, basket_block, basket_key_lengths, encode, tstring
+from .staging import BACKGROUND_ABOVE, FileSink, RawTree, StagedObject
+from .tree_record import _datime, basket_block, basket_key_lengths, encode, tstring
 from .zlib_blocks import root_zlib
 
 __all__ = ["RawTree", "TreeFileWriter", "root_zlib"]
@@ -119,144 +120,11 @@ def _roofit_records() -> dict[tuple[str, int], bytes]:
     return {(name, version): blob for name, version, blob in _blobs()}
 
 
-#: payloads above this size are compressed on a worker thread while the next objects are serialised
-_BACKGROUND_ABOVE = 1 << 20
-
-
-class _Object:
-    """A serialised object (histogram, graph, RooFit object) waiting in a directory, compressed
-    as soon as it is added (a large file's uncompressed payloads are not all kept until it is
-    written); large payloads on ``pool`` (zlib releases the GIL), collected by :attr:`stored`."""
-
-    def __init__(self, name: str, classname: str, title: str, payload: bytes, pool=None):
-        self.name, self.classname, self.title = name, classname, title
-        self.objlen = len(payload)
-        if pool is not None and len(payload) > _BACKGROUND_ABOVE:
-            self._stored, self._future = None, pool.submit(root_zlib, payload)
-        else:
-            self._stored, self._future = root_zlib(payload), None
-
-    @property
-    def stored(self) -> bytes:
-        if self._future is not None:
-            self._stored, self._future = self._future.result(), None
-        return self._stored
-
-    def release(self) -> None:
-        """Drop the bytes once they are in the file."""
-        self._stored, self._future = b"", None
-
-
-class _FileSink:
-    """The part of a bytearray's interface :meth:`TreeFileWriter._serialize` uses (``len``,
-    ``+=``, ``extend``, slice assignment to patch headers), writing to an open binary file."""
-
-    def __init__(self, f):
-        self.f, self.size = f, 0
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __iadd__(self, data) -> _FileSink:
-        self.f.write(data)
-        self.size += len(data)
-        return self
-
-    def extend(self, data) -> None:
-        self += data
-
-    def __setitem__(self, where: slice, data: bytes) -> None:
-        start = where.start or 0
-        if where.stop is not None and where.stop - start != len(data):
-            raise ValueError("a patch must keep the file's length")
-        self.f.seek(start)
-        self.f.write(data)
-        self.f.seek(self.size)
-
-
-class RawTree:
-    """A flat TTree being written by :class:`TreeFileWriter`; same ``extend`` protocol as
-    :class:`.flat_tree.FlatTree` (one basket per branch and call), kept in memory until the file closes."""
-
-    def __init__(self, name: str, title: str, dtypes: Mapping[str, np.dtype]):
-        self.record = TreeRecord(name, title, dtypes)
-        #: (entries, stored payload per branch, uncompressed size per branch) of every basket row
-        self.chunks: list[tuple[int, list[bytes], np.ndarray]] = []
-        self._entries = 0
-        self.closed = False  # set when its file is written or discarded: later entries would be lost
-
-    @property
-    def branch_types(self) -> dict[str, np.dtype]:
-        """Branch name -> numpy dtype, in branch order."""
-        return dict(self.record.dtypes)
-
-    @property
-    def num_entries(self) -> int:
-        return self._entries
-
-    def extend(self, data: Mapping[str, ArrayLike]) -> None:
-        """Append entries: ``data`` maps every branch name to a 1D array of the same length.
-
-        Values are cast to the branch dtypes with numpy ``same_kind`` casting; everything is
-        validated before anything is kept; nothing is kept for zero entries (ROOT writes no
-        empty baskets).
-        """
-        dtypes = self.record.dtypes
-        if self.closed:
-            raise ValueError("cannot extend a TTree in a closed file")
-        if not isinstance(data, Mapping):
-            raise TypeError("'extend' requires a mapping from branch name to arrays")
-        if data.keys() != dtypes.keys():
-            missing = [k for k in self.record.names if k not in data]
-            extra = [k for k in data if k not in dtypes]
-            raise ValueError(f"tree columns do not match its branches (missing {missing}, unexpected {extra})")
-        arrays = []
-        length = None
-        for name in self.record.names:
-            arr = data[name]
-            if type(arr) is not np.ndarray or arr.ndim != 1:
-                arr = np.asarray(arr)
-                if arr.ndim == 0:
-                    arr = arr.reshape(1)
-                if arr.ndim != 1:
-                    raise ValueError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
-            if length is None:
-                length = arr.shape[0]
-            elif arr.shape[0] != length:
-                raise ValueError(f"column {name!r} has {arr.shape[0]} entries, expected {length}")
-            arrays.append(arr)
-        if not length:
-            return
-        # the big-endian bytes of every column, one numpy cast per branch type (a fitDiagnostics
-        # tree of a large model has ~10^5 branches)
-        raws: list[bytes] = [b""] * len(arrays)
-        by_type: dict[np.dtype, list[int]] = {}
-        for i, name in enumerate(self.record.names):
-            by_type.setdefault(dtypes[name], []).append(i)
-        for dtype, idx in by_type.items():
-            try:
-                block = np.concatenate([arrays[i] for i in idx], dtype=dtype.newbyteorder(">"), casting="same_kind")
-            except TypeError as err:  # which column: as the one-by-one cast would say
-                for i in idx:
-                    arrays[i].astype(dtype.newbyteorder(">"), casting="same_kind")
-                raise err  # pragma: no cover
-            width = length * dtype.itemsize
-            if width > MAX_BASKET_BYTES:
-                raise ValueError(f"branch {self.record.names[idx[0]]!r}: basket too large for ROOT ({width} bytes)")
-            flat = block.tobytes()
-            for k, i in enumerate(idx):
-                raws[i] = flat[k * width : (k + 1) * width]
-        stored = raws if length * max(d.itemsize for d in by_type) <= 17 else [root_zlib(raw) for raw in raws]
-        objlens = np.array([len(raw) for raw in raws], np.int64)
-        self.chunks.append((length, stored, objlens))
-        self._entries += length
-
-
 class _Directory:
     def __init__(self, name: str, parent: _Directory | None):
         self.name = name
         self.parent = parent
-        self.items: list[RawTree | _Directory | _Object] = []
+        self.items: list[RawTree | _Directory | StagedObject] = []
         self.children: dict[str, _Directory] = {}
         self.trees: set[str] = set()
         self.location = 0  # of its key (the top directory: fBEGIN)
@@ -282,7 +150,9 @@ class TreeFileWriter:
         self._top = _Directory(os.path.basename(self.path), None)
         self._streamers: dict[tuple[str, int], bytes] = {}  # beyond the flat trees'
         self._state = "new"  # new -> open -> committed | aborted
-        self._pool = None  # compresses large objects in the background (see _Object)
+        self._pool = None  # compresses large objects in the background (see StagedObject)
+        self._large: list[StagedObject] = []  # large objects whose bytes are not yet in the scratch file
+        self._scratch = None  # the scratch file holding them (deleted when closed)
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -321,6 +191,10 @@ class TreeFileWriter:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
+        self._large = []
 
     def commit(self) -> None:
         """Write the file next to its final name and atomically move it there."""
@@ -341,7 +215,7 @@ class TreeFileWriter:
         try:
             with os.fdopen(fd, "wb") as f:
                 try:
-                    self._serialize(_FileSink(f), release=True)
+                    self._serialize(FileSink(f), release=True)
                 finally:
                     self._stop_pool()
             if self._fsync:
@@ -426,15 +300,33 @@ class TreeFileWriter:
             raise ValueError(f"{path!r} was already written to {self.path!r}")
         return directory, name
 
-    def _object(self, name: str, classname: str, title: str, payload: bytes) -> _Object:
-        pool = self._background() if len(payload) > _BACKGROUND_ABOVE else None
-        return _Object(name, classname, title, payload, pool)
+    def _object(self, name: str, classname: str, title: str, payload: bytes) -> StagedObject:
+        pool = self._background() if len(payload) > BACKGROUND_ABOVE else None
+        return StagedObject(name, classname, title, payload, pool)
 
-    def _add(self, directory: _Directory, obj: _Object, records: Mapping[tuple[str, int], bytes]) -> None:
+    def _add(self, directory: _Directory, obj: StagedObject, records: Mapping[tuple[str, int], bytes]) -> None:
         directory.trees.add(obj.name)
         directory.items.append(obj)
         for key, blob in records.items():
             self._streamers.setdefault(key, blob)
+        if obj.objlen > BACKGROUND_ABOVE:
+            self._large.append(obj)
+        self._spill_ready()
+
+    def _spill_ready(self) -> None:
+        """Move the compressed bytes of large objects to the scratch file (a model with thousands
+        of parameters has covariance matrices of hundreds of MB, all written at the end)."""
+        waiting = []
+        for obj in self._large:
+            if not obj.ready:
+                waiting.append(obj)
+                continue
+            if self._scratch is None:
+                import tempfile
+
+                self._scratch = tempfile.TemporaryFile(dir=os.path.dirname(os.path.abspath(self.path)) or None)
+            obj.spill(self._scratch)
+        self._large = waiting
 
     def branchless_tree(self, path: str, entries: int, *, title: str | None = None) -> None:
         """A TTree with ``entries`` entries and no branches (as :meth:`.file.RootFileWriter.branchless_tree`)."""
@@ -499,7 +391,7 @@ class TreeFileWriter:
             title = str(uuid.UUID(bytes=new_uuid()))
             o = RooBuffer(roofit_key_length("TProcessID", "ProcessID0", title))
             _process_id(o, title)
-            self._add(self._top, _Object("ProcessID0", "TProcessID", title, bytes(o.data)), _roofit_records())
+            self._add(self._top, StagedObject("ProcessID0", "TProcessID", title, bytes(o.data)), _roofit_records())
         classname, title, payload = serialize(obj, name)
         self._add(directory, self._object(name, classname, title, payload), _roofit_records())
 
@@ -512,7 +404,7 @@ class TreeFileWriter:
         return bytes(out)
 
     def _serialize(self, out, release: bool = False):
-        """Append the file to ``out`` (a bytearray, or a :class:`_FileSink` writing it straight to
+        """Append the file to ``out`` (a bytearray, or a :class:`FileSink` writing it straight to
         disk: a large file is never whole in memory); with ``release`` each object's and tree's
         bytes are dropped once written."""
         now = when = _datime()
@@ -555,7 +447,7 @@ class TreeFileWriter:
                     out.extend(bytes(_DIRECTORY_BYTES))
                     d.entries.append(key)
                     lay_out(item)
-                elif isinstance(item, _Object):
+                elif isinstance(item, StagedObject):
                     d.entries.append(self._write_object(out, item, d.location, now))
                     if release:
                         item.release()
@@ -602,14 +494,15 @@ class TreeFileWriter:
         return out
 
     @staticmethod
-    def _write_object(out: bytearray, obj: _Object, pdir: int, now: int) -> bytes:
+    def _write_object(out: bytearray, obj: StagedObject, pdir: int, now: int) -> bytes:
         """Append the key and (compressed) payload of ``obj``; return the key header. Keys have
         64-bit seeks: RooFit payloads' class references are offsets from the key's start."""
         at = len(out)
-        key = _key(True, encode(obj.classname), encode(obj.name), encode(obj.title), obj.objlen, len(obj.stored),
+        key = _key(True, encode(obj.classname), encode(obj.name), encode(obj.title), obj.objlen, obj.stored_size,
                    now, 1, at, pdir)
         out += key
-        out += obj.stored
+        for piece in obj.chunks():
+            out += piece
         return key
 
     @staticmethod
