@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["differing", "field_at", "interleave", "put", "rows_of"]
+__all__ = ["differing", "field_at", "interleave", "place", "put", "rows_of"]
 
 
 def differing(a: bytes, b: bytes) -> np.ndarray:
@@ -43,27 +43,28 @@ def put(rows: np.ndarray, at: int, values: np.ndarray, dtype: str) -> None:
     rows[:, at : at + width] = arr.view(np.uint8).reshape(len(rows), width)
 
 
+def place(dest: np.ndarray, starts: np.ndarray, rows: np.ndarray, idx: np.ndarray) -> None:
+    """Copy ``rows`` (the records ``idx``, ascending) into ``dest``, record ``i`` at ``starts[i]``:
+    one copy per run of consecutive records."""
+    if not idx.size:
+        return
+    bounds = np.concatenate(([0], np.flatnonzero(np.diff(idx) != 1) + 1, [idx.size])).tolist()
+    width = rows.shape[1]
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        dest[starts[idx[a]] : starts[idx[b - 1]] + width] = rows[a:b].reshape(-1)
+
+
 def interleave(blocks: list[np.ndarray], members: list[np.ndarray], total: int) -> np.ndarray:
     """The rows of every group in record order, back to back: ``blocks[g]`` holds the records
-    ``members[g]`` (ascending), together ``total`` records. One copy per run of consecutive
-    records of the same group."""
+    ``members[g]`` (ascending), together ``total`` records."""
     if len(blocks) == 1:
         return blocks[0].reshape(-1)
-    group_of = np.empty(total, np.int64)
-    lengths = np.empty(total, np.int64)
-    for g, (rows, idx) in enumerate(zip(blocks, members, strict=True)):
-        group_of[idx] = g
+    lengths = np.zeros(total, np.int64)
+    for rows, idx in zip(blocks, members, strict=True):
         lengths[idx] = rows.shape[1]
     starts = np.zeros(total + 1, np.int64)
     np.cumsum(lengths, out=starts[1:])
     out = np.empty(int(starts[-1]), np.uint8)
-    if not total:
-        return out
-    runs = np.concatenate(([0], np.flatnonzero(np.diff(group_of)) + 1, [total])).tolist()
-    taken = [0] * len(blocks)
-    for a, b in zip(runs[:-1], runs[1:], strict=True):
-        g = int(group_of[a])
-        k = taken[g]
-        out[starts[a] : starts[b]] = blocks[g][k : k + b - a].reshape(-1)
-        taken[g] = k + b - a
+    for rows, idx in zip(blocks, members, strict=True):
+        place(out, starts, rows, idx)
     return out

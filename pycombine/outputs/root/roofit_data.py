@@ -16,7 +16,7 @@ import numpy as np
 __all__ = ["ArgSet", "FitResult", "RealVar", "correlation_matrix", "global_correlations"]
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a large model's fit results hold ~10^5 of them
 class RealVar:
     """One ``RooRealVar``.
 

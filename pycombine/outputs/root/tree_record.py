@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from .byte_rows import differing, interleave, put, rows_of
+from .byte_rows import differing, interleave, place, put, rows_of
 
 __all__ = ["LEAF_TYPES", "MAX_BASKET_BYTES", "TreeRecord", "basket_block", "basket_key_lengths",
            "check_branch_name", "leaf_dtype", "tstring"]
@@ -343,7 +343,7 @@ class TreeRecord:
         fields1 = _TBRANCH_FIELDS1.pack(0, _BASKET_SIZE, 0, nbaskets, entries)
         be = b"\x01" + self.basket_entry.astype(">i8").tobytes() + b"\x01"
 
-        records, rel, lengths = self._branch_records(fields1, be)
+        groups, rel, lengths = self._branch_groups(fields1, be)
         tnamed = _counted(1, _TOBJECT_TREE + tstring(encode(self.name)) + tstring(encode(self.title)))
         prefix = b"".join((tnamed, _TATTLINE, _TATTFILL, _TATTMARKER))
         fields_offset = 6 + len(prefix)
@@ -380,31 +380,31 @@ class TreeRecord:
         assert len(head) == first
         blob = bytearray(total)
         blob[:first] = head
-        blob[first:branches_end] = records.data
+        # every branch record straight into place (a large tree's records are hundreds of MB)
+        self._fill_branches(np.frombuffer(blob, np.uint8), starts, groups)
         blob[branches_end:] = tail
         self.blob = blob
         self.fields_offset = fields_offset
         self._offsets = rel + starts[:, None]  # fields1, fields2, leaf, fBasketBytes: in the record
 
-    def _branch_records(self, fields1: bytes, be: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every branch record (the pointer in ``fBranches``) back to back, with each record's
-        fields1, fields2, leaf and fBasketBytes offsets (relative to its start) and length.
+    def _branch_groups(self, fields1: bytes, be: bytes) -> tuple[list[tuple], np.ndarray, np.ndarray]:
+        """The branch records' groups, with each record's fields1, fields2, leaf and fBasketBytes
+        offsets (relative to its start) and length.
 
         Branches whose names have the same byte length and the same type have records that differ
         only in the name (four copies) and the basket bookkeeping: each such group is built from
-        one template record (:func:`_branch_record`) in numpy, not branch by branch (a Higgs
-        combination's fitDiagnostics trees have ~10^5 branches each). The name bytes are where two
-        templates with different dummy names differ.
+        one template record (:func:`_branch_record`) in numpy (:meth:`_fill_branches`), not branch
+        by branch (a Higgs combination's fitDiagnostics trees have ~10^5 branches each). The name
+        bytes are where two templates with different dummy names differ.
         """
         cap, nbranches = self.capacity, len(self.names)
         nbb, nbs = 4 * cap, 8 * cap
-        names = self._encoded
         members: dict[tuple[np.dtype, int], list[int]] = {}
-        for i, n in enumerate(names):
+        for i, n in enumerate(self._encoded):
             members.setdefault((self.dtypes[self.names[i]], len(n)), []).append(i)
         rel = np.empty((nbranches, 4), np.int64)
         lengths = np.zeros(nbranches, np.int64)
-        blocks, groups = [], []
+        groups = []
         for (dtype, size), group in members.items():
             common = (dtype, fields1, be, self.num_entries, cap, 0, 0, bytes(nbb), bytes(nbs))
             template, offsets = _branch_record(b"a" * size, *common)
@@ -412,17 +412,22 @@ class TreeRecord:
             idx = np.asarray(group)
             rel[idx] = offsets
             lengths[idx] = len(template)
+            groups.append((idx, size, template, name_at, offsets))
+        return groups, rel, lengths
+
+    def _fill_branches(self, dest: np.ndarray, starts: np.ndarray, groups: list[tuple]) -> None:
+        """Write every group's records at ``starts`` (per branch) of ``dest``."""
+        cap = self.capacity
+        nbb = 4 * cap
+        for idx, size, template, name_at, (_, f2, _, bb) in groups:
             rows = rows_of(template, idx.size)
-            rows[:, name_at] = np.tile(np.frombuffer(b"".join(names[i] for i in idx), np.uint8).reshape(idx.size, size),
-                                       name_at.size // size)
-            _, f2, _, bb = offsets
+            names = np.frombuffer(b"".join(self._encoded[i] for i in idx), np.uint8).reshape(idx.size, size)
+            rows[:, name_at] = np.tile(names, name_at.size // size)
             put(rows, f2 + 28, self.tot_bytes[idx], ">i8")  # fTotBytes
             put(rows, f2 + 36, self.zip_bytes[idx], ">i8")  # fZipBytes
             put(rows, bb, self.basket_bytes[idx], ">i4")
             put(rows, bb + nbb + 1 + 8 * cap + 1, self.basket_seek[idx], ">i8")
-            blocks.append(rows)
-            groups.append(idx)
-        return interleave(blocks, groups, nbranches), rel, lengths
+            place(dest, starts, rows, idx)
 
     def _tree_fields(self) -> bytes:
         d = _TTREE_DEFAULTS
