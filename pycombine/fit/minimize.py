@@ -195,12 +195,15 @@ class Fitter:
     """Fits one dataset of one model."""
 
     def __init__(self, model: CompiledModel, data: Dataset, options: MinimizerOptions | None = None,
-                 remove_bounds: bool = False, analytic_bb: bool = True, keep_range=()):
+                 remove_bounds: bool = False, analytic_bb: bool = True, keep_range=(),
+                 lik: Likelihood | None = None):
         self.model = model
         self.data = data
         self.options = options or MinimizerOptions()
         self.remove_bounds = remove_bounds
-        self.lik = Likelihood(model, data, analytic_bb=analytic_bb)
+        # ``lik``: another fitter's likelihood of the same model and data, shared (with its caches:
+        # hundreds of MB for a large model) by the fitters of an interval search
+        self.lik = lik if lik is not None else Likelihood(model, data, analytic_bb=analytic_bb)
         # parameters whose range stays even with remove_bounds (MultiDimFit's -P nuisances)
         self.keep_range = np.zeros(model.P, dtype=bool)
         self.keep_range[list(keep_range)] = True

@@ -124,7 +124,8 @@ class NewtonWarmFitter(Fitter):
             from .newton import restricted
 
             seed_free, H = self._seed
-            keep = np.isin(seed_free, free)
+            self._seed = None  # used once: later fits start from their predecessor's (a large model's
+            keep = np.isin(seed_free, free)  # Hessian is hundreds of MB)
             if np.array_equal(seed_free[keep], free):
                 return restricted(H, keep)
         return None
@@ -147,7 +148,7 @@ def warm_fitter(fitter: Fitter, state: ParameterState, best: np.ndarray) -> Fitt
         # the interval search follows it)
         return NewtonWarmFitter(fitter.model, fitter.data, fitter.options, remove_bounds=fitter.remove_bounds,
                                 analytic_bb=fitter.lik.analytic_bb, keep_range=np.nonzero(fitter.keep_range)[0],
-                                seed=fitter.last_newton)
+                                seed=fitter.last_newton, lik=fitter.lik)
     H = full_hessian(fitter.model, fitter.data, best, floating, state.lo, state.hi)
     return WarmFitter(fitter.model, fitter.data, fitter.options, remove_bounds=fitter.remove_bounds,
                       analytic_bb=fitter.lik.analytic_bb, keep_range=np.nonzero(fitter.keep_range)[0],
@@ -164,4 +165,5 @@ def newton_warm(fitter: Fitter, state: ParameterState) -> Fitter:
     if not fitter.options.newton or (use_exact_hessian(m, n_free) and not is_wide(m, n_free)):
         return fitter
     return NewtonWarmFitter(m, fitter.data, fitter.options, remove_bounds=fitter.remove_bounds,
-                            analytic_bb=fitter.lik.analytic_bb, keep_range=np.nonzero(fitter.keep_range)[0])
+                            analytic_bb=fitter.lik.analytic_bb, keep_range=np.nonzero(fitter.keep_range)[0],
+                            lik=fitter.lik)
