@@ -123,9 +123,11 @@ class NewtonWarmFitter(Fitter):
         if self._seed is not None:
             from .newton import restricted
 
+            # used once: later fits start from their predecessor's (a large model's Hessian is
+            # hundreds of MB)
             seed_free, H = self._seed
-            self._seed = None  # used once: later fits start from their predecessor's (a large model's
-            keep = np.isin(seed_free, free)  # Hessian is hundreds of MB)
+            self._seed = None
+            keep = np.isin(seed_free, free)
             if np.array_equal(seed_free[keep], free):
                 return restricted(H, keep)
         return None

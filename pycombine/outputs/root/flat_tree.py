@@ -39,6 +39,7 @@ from .tree_record import (
     basket_block,
     basket_key_lengths,
     check_branch_name,
+    column_bytes,
     leaf_dtype,
 )
 
@@ -179,27 +180,7 @@ class FlatTree:
         for zero entries (ROOT writes no empty baskets). Everything is validated before anything
         is written.
         """
-        dtypes = self._record.dtypes
-        if not isinstance(data, Mapping):
-            raise TypeError("'extend' requires a mapping from branch name to arrays")
-        if data.keys() != dtypes.keys():
-            missing = [k for k in self._record.names if k not in data]
-            extra = [k for k in data if k not in dtypes]
-            raise ValueError(f"tree columns do not match its branches (missing {missing}, unexpected {extra})")
-        payloads = []
-        length = None
-        for name in self._record.names:
-            arr = np.asarray(data[name])
-            if arr.ndim == 0:
-                arr = arr.reshape(1)
-            if arr.ndim != 1:
-                raise ValueError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
-            if length is None:
-                length = len(arr)
-            elif len(arr) != length:
-                raise ValueError(f"column {name!r} has {len(arr)} entries, expected {length}")
-            big_endian = dtypes[name].newbyteorder(">")
-            payloads.append(arr.astype(big_endian, casting="same_kind", copy=False).tobytes())
+        length, payloads = column_bytes(self._record, data)
         if not length:
             return
         if self._directory.file.sink.closed:

@@ -177,7 +177,7 @@ class TreeFileWriter:
         if self._state not in ("committed", "aborted"):
             self._state = "aborted"
             self._close_trees(self._top)
-        self._stop_pool()
+        self._close_staging()
 
     def _background(self):
         """The worker thread that compresses large payloads, started with the first of them."""
@@ -187,7 +187,8 @@ class TreeFileWriter:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="root-zlib")
         return self._pool
 
-    def _stop_pool(self) -> None:
+    def _close_staging(self) -> None:
+        """Stop the compression thread and delete the scratch file (the file is written or abandoned)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -217,7 +218,7 @@ class TreeFileWriter:
                 try:
                     self._serialize(FileSink(f), release=True)
                 finally:
-                    self._stop_pool()
+                    self._close_staging()
             if self._fsync:
                 _fsync_path(tmp)
             os.replace(tmp, self.path)

@@ -322,63 +322,17 @@ def _real_var(o: _Buffer, v: RealVar) -> None:
     o.end(p_var)
 
 
-def _block(version: int, payload: bytes) -> bytes:
-    """``begin(version)`` + payload + ``end``, as one bytes object."""
-    return _BLOCK_HEAD.pack((len(payload) + 2) | _BYTE_COUNT_MASK, version) + payload
-
-
-def _tstring(s: str) -> bytes:
-    o = _Buffer(0)
-    o.string(s)
-    return bytes(o.data)
-
-
-_BLOCK_HEAD = struct.Struct(">IH")
-_REAL_FIELDS = struct.Struct(">ddid")  # _plotMin, _plotMax, _plotBins, the value
-_REAL_TAIL = b"\x00\x00\x00" + b"\x00" * 4  # _unit "", _label "", _forceNumInt, _specIntegratorConfig null
-_ERRORS = struct.Struct(">ddd")
-_POINTER_HEAD = struct.Struct(">II")
-_EMPTY_V1 = _constant_bytes(lambda o: o.empty())
-_NO_STRING_ATTRIBUTES = _constant_bytes(lambda o: _string_map(o, {}))
-_ABS_BINNING = _constant_bytes(lambda o: _abs_binning(o, ""))
-_NO_RANGES = _constant_bytes(lambda o: o.end(_memberwise_header(o, _PAIR_STRING_BINNING, 0)))
-
-
-def _real_var_fast(v: RealVar, attribute_bytes: dict, binning_ref: int) -> bytes:
-    """:func:`_real_var`'s bytes, assembled in one pass (byte for byte the same; tested), for a
-    variable without named ranges or string attributes once the ``RooUniformBinning`` class tag
-    is known. FitDiagnostics of a large model writes ~10^5 of them: the general writer's small
-    appends cost seconds there."""
-    attributes = tuple(v.attributes) + (("Constant",) if v.constant else ())
-    attrs = attribute_bytes.get(attributes)
-    if attrs is None:
-        names = sorted(set(attributes), key=lambda s: s.encode())
-        attrs = attribute_bytes[attributes] = _constant_bytes(lambda o: _strings(o, names, count=True))
-    title = v.name if v.title is None else v.title
-    named = _block(1, _TOBJECT + _tstring(v.name) + _tstring(title))
-    arg = _block(9, named + _ARG_LINKS + attrs + _NO_STRING_ATTRIBUTES + _ARG_TAIL)
-    real = _block(3, arg + _REAL_FIELDS.pack(0.0, 0.0, _PLOT_BINS, float(v.value)) + _REAL_TAIL)
-    lvalue = _block(1, real + _EMPTY_V1)
-    lo, hi = float(v.lo), float(v.hi)
-    binning = _block(1, _ABS_BINNING + _REAL_FIELDS.pack(lo, hi, _PLOT_BINS, (hi - lo) / _PLOT_BINS))
-    pointer = _POINTER_HEAD.pack((len(binning) + 4) | _BYTE_COUNT_MASK, binning_ref | _CLASS_MASK) + binning
-    ident = v.uuid if v.uuid is not None else new_uuid()
-    if len(ident) != 16:
-        raise ValueError(f"RooRealVar {v.name!r}: a UUID has 16 bytes, got {len(ident)}")
-    shared = _block(2, _block(1, _TOBJECT + _block(1, ident)) + _NO_RANGES)
-    return _block(10, lvalue + _ERRORS.pack(float(v.error), float(v.asym_lo), float(v.asym_hi)) + pointer + shared)
-
-
-def _real_var_pointers(variables: list[RealVar], attribute_bytes: dict, classes: dict) -> bytes:
+def _real_var_pointers(variables: list[RealVar], classes: dict) -> bytes:
     """The object pointers of ``variables`` (the RooRealVar and RooUniformBinning class tags
-    written before), assembled from templates by :func:`.roofit_batch.real_var_pointers`."""
+    written before, ``classes``), assembled by :func:`.roofit_batch.real_var_pointers` from
+    templates that :func:`_real_var` writes."""
     from .roofit_batch import real_var_pointers
 
-    head = struct.pack(">I", classes["RooRealVar"] | _CLASS_MASK)
-
     def pointer(v: RealVar) -> bytes:
-        body = _real_var_fast(v, attribute_bytes, classes["RooUniformBinning"])
-        return struct.pack(">I", (len(body) + 4) | _BYTE_COUNT_MASK) + head + body
+        o = _Buffer(0)
+        o.classes = dict(classes)  # every class tag a reference: the bytes do not depend on the position
+        o.pointer("RooRealVar", lambda: _real_var(o, v))
+        return bytes(o.data)
 
     return real_var_pointers(variables, pointer, lambda lo, hi: (hi - lo) / _PLOT_BINS, new_uuid)
 
@@ -390,18 +344,17 @@ def _collection(o: _Buffer, s: ArgSet) -> None:
     o.empty()  # RooPrintable
     v = o.begin(_STL_VERSION)  # _list: vector<RooAbsArg*>
     o.i32(len(s.variables))
-    attribute_bytes: dict = {}
     batch: list[RealVar] = []  # variables for _real_var_pointers once both class tags are written
     for var in s.variables:
         if "RooUniformBinning" in o.classes and not (var.ranges or var.string_attributes):
             batch.append(var)
             continue
         if batch:
-            o.raw(_real_var_pointers(batch, attribute_bytes, o.classes))
+            o.raw(_real_var_pointers(batch, o.classes))
             batch = []
         o.pointer("RooRealVar", lambda var=var: _real_var(o, var))
     if batch:
-        o.raw(_real_var_pointers(batch, attribute_bytes, o.classes))
+        o.raw(_real_var_pointers(batch, o.classes))
     o.end(v)
     o.flag(s.owned)
     o.string(s.name)

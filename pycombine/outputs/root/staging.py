@@ -1,9 +1,10 @@
 """What a ROOT file writer holds before the file is written, and where it writes it.
 
-:class:`RawTree`: a flat TTree's baskets, kept until the file is written. :class:`StagedObject`: a serialised object's bytes, compressed when added (large payloads on a
-worker thread, zlib releasing the GIL) and then moved to a scratch file, so that a file with
-hundreds of MB of covariance matrices is never whole in memory. :class:`FileSink`: the part of a
-bytearray's interface the writer's serialisation uses, writing to an open file instead.
+:class:`RawTree`: a flat TTree's baskets, kept until the file is written. :class:`StagedObject`:
+a serialised object's bytes, compressed when added (large payloads on a worker thread, zlib
+releasing the GIL) and then moved to a scratch file, so that a file with hundreds of MB of
+covariance matrices is never whole in memory. :class:`FileSink`: the part of a bytearray's
+interface the writer's serialisation uses, writing to an open file instead.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .tree_record import MAX_BASKET_BYTES, TreeRecord
+from .tree_record import MAX_BASKET_BYTES, TreeRecord, column_bytes
 from .zlib_blocks import root_zlib
 
 __all__ = ["BACKGROUND_ABOVE", "FileSink", "RawTree", "StagedObject"]
@@ -133,52 +134,15 @@ class RawTree:
         validated before anything is kept; nothing is kept for zero entries (ROOT writes no
         empty baskets).
         """
-        dtypes = self.record.dtypes
         if self.closed:
             raise ValueError("cannot extend a TTree in a closed file")
-        if not isinstance(data, Mapping):
-            raise TypeError("'extend' requires a mapping from branch name to arrays")
-        if data.keys() != dtypes.keys():
-            missing = [k for k in self.record.names if k not in data]
-            extra = [k for k in data if k not in dtypes]
-            raise ValueError(f"tree columns do not match its branches (missing {missing}, unexpected {extra})")
-        arrays = []
-        length = None
-        for name in self.record.names:
-            arr = data[name]
-            if type(arr) is not np.ndarray or arr.ndim != 1:
-                arr = np.asarray(arr)
-                if arr.ndim == 0:
-                    arr = arr.reshape(1)
-                if arr.ndim != 1:
-                    raise ValueError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
-            if length is None:
-                length = arr.shape[0]
-            elif arr.shape[0] != length:
-                raise ValueError(f"column {name!r} has {arr.shape[0]} entries, expected {length}")
-            arrays.append(arr)
+        length, raws = column_bytes(self.record, data)
         if not length:
             return
-        # the big-endian bytes of every column, one numpy cast per branch type (a fitDiagnostics
-        # tree of a large model has ~10^5 branches)
-        raws: list[bytes] = [b""] * len(arrays)
-        by_type: dict[np.dtype, list[int]] = {}
-        for i, name in enumerate(self.record.names):
-            by_type.setdefault(dtypes[name], []).append(i)
-        for dtype, idx in by_type.items():
-            try:
-                block = np.concatenate([arrays[i] for i in idx], dtype=dtype.newbyteorder(">"), casting="same_kind")
-            except TypeError as err:  # which column: as the one-by-one cast would say
-                for i in idx:
-                    arrays[i].astype(dtype.newbyteorder(">"), casting="same_kind")
-                raise err  # pragma: no cover
-            width = length * dtype.itemsize
-            if width > MAX_BASKET_BYTES:
-                raise ValueError(f"branch {self.record.names[idx[0]]!r}: basket too large for ROOT ({width} bytes)")
-            flat = block.tobytes()
-            for k, i in enumerate(idx):
-                raws[i] = flat[k * width : (k + 1) * width]
-        stored = raws if length * max(d.itemsize for d in by_type) <= 17 else [root_zlib(raw) for raw in raws]
+        for name, raw in zip(self.record.names, raws, strict=True):
+            if len(raw) > MAX_BASKET_BYTES:
+                raise ValueError(f"branch {name!r}: basket too large for ROOT ({len(raw)} bytes)")
+        stored = raws if max(map(len, raws)) <= 17 else [root_zlib(raw) for raw in raws]
         objlens = np.array([len(raw) for raw in raws], np.int64)
         self.chunks.append((length, stored, objlens))
         self._entries += length

@@ -58,7 +58,7 @@ import numpy as np
 
 from .byte_rows import differing, interleave, place, put, rows_of
 
-__all__ = ["LEAF_TYPES", "MAX_BASKET_BYTES", "TreeRecord", "basket_block", "basket_key_lengths",
+__all__ = ["LEAF_TYPES", "MAX_BASKET_BYTES", "TreeRecord", "basket_block", "basket_key_lengths", "column_bytes",
            "check_branch_name", "leaf_dtype", "tstring"]
 
 # ------------------------------------------------------------------------------ ROOT constants
@@ -283,6 +283,56 @@ def basket_block(
         blocks.append(rows)
         groups.append(idx)
     return interleave(blocks, groups, len(basket_names)).tobytes()
+
+
+def column_bytes(record: TreeRecord, data: Mapping[str, Any]) -> tuple[int, list[bytes]]:
+    """(entries, big-endian bytes of each branch) of one ``extend`` call on a tree of ``record``.
+
+    ``data`` maps every branch name to a 1D array of the same length; values are cast with numpy
+    ``same_kind`` casting, one cast per branch type (a fitDiagnostics tree of a large model has
+    ~10^5 branches). Everything is validated before anything is returned.
+    """
+    dtypes = record.dtypes
+    if not isinstance(data, Mapping):
+        raise TypeError("'extend' requires a mapping from branch name to arrays")
+    if data.keys() != dtypes.keys():
+        missing = [k for k in record.names if k not in data]
+        extra = [k for k in data if k not in dtypes]
+        raise ValueError(f"tree columns do not match its branches (missing {missing}, unexpected {extra})")
+    arrays = []
+    length = None
+    for name in record.names:
+        arr = data[name]
+        if type(arr) is not np.ndarray or arr.ndim != 1:
+            arr = np.asarray(arr)
+            if arr.ndim == 0:
+                arr = arr.reshape(1)
+            if arr.ndim != 1:
+                raise ValueError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
+        if length is None:
+            length = arr.shape[0]
+        elif arr.shape[0] != length:
+            raise ValueError(f"column {name!r} has {arr.shape[0]} entries, expected {length}")
+        arrays.append(arr)
+    raws: list[bytes] = [b""] * len(arrays)
+    if not length:
+        return 0, raws
+    by_type: dict[np.dtype, list[int]] = {}
+    for i, name in enumerate(record.names):
+        by_type.setdefault(dtypes[name], []).append(i)
+    for dtype, idx in by_type.items():
+        big_endian = dtype.newbyteorder(">")
+        try:
+            block = np.concatenate([arrays[i] for i in idx], dtype=big_endian, casting="same_kind")
+        except TypeError:  # name the column, as a cast column by column would
+            for i in idx:
+                arrays[i].astype(big_endian, casting="same_kind")
+            raise  # pragma: no cover - one of the columns above failed first
+        flat = block.tobytes()
+        width = length * dtype.itemsize
+        for k, i in enumerate(idx):
+            raws[i] = flat[k * width : (k + 1) * width]
+    return length, raws
 
 
 # ------------------------------------------------------------------------------------- the record

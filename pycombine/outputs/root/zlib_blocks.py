@@ -17,8 +17,6 @@ import zlib
 __all__ = ["root_zlib"]
 
 _MAX_BLOCK = 2**24 - 1  # ROOT's compression headers hold 3-byte sizes
-
-
 #: blocks above this size are sampled before they are compressed (see :func:`root_zlib`)
 _SAMPLE_ABOVE = 1 << 22
 #: a sampled block whose compressed size would exceed this fraction of its size is only stored
@@ -84,5 +82,3 @@ def root_zlib(data: bytes, level: int = 1) -> bytes:
     packed = b"".join(out)
     # a stored size equal to the uncompressed one means "not compressed" to ROOT's readers
     return packed if len(packed) < len(data) else data
-
-
