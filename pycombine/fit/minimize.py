@@ -32,13 +32,8 @@ EXACT_HESSIAN_MAX_WORK = 2_000_000
 NUMERICAL_FALLBACK_MAX_FREE = 400
 
 
-def _nnz(matrix) -> int:
-    return matrix.nnz
-
-
 def use_exact_hessian(model: CompiledModel, n_free: int) -> bool:
-    size = model.E + model.B + (_nnz(model.morph_diff) if model.M else 0)
-    return n_free * size <= EXACT_HESSIAN_MAX_WORK
+    return n_free * model.stored_values <= EXACT_HESSIAN_MAX_WORK
 
 
 @dataclass
@@ -221,6 +216,12 @@ class Fitter:
             hi[ob] = np.inf
         return list(zip(lo, hi))
 
+    def fits_by_newton(self, n_free: int) -> bool:
+        """Whether a fit over ``n_free`` parameters takes Newton steps on the Gauss-Newton matrix
+        (large or wide models) rather than Migrad's."""
+        m = self.model
+        return self.options.newton and (not use_exact_hessian(m, n_free) or is_wide(m, n_free))
+
     def minimize(self, state: ParameterState, fixed: dict[int, float] | None = None, hesse: bool = False,
                  strategy: int | None = None) -> FitResult:
         """Minimise over the floating parameters; ``fixed`` pins extra parameters to values."""
@@ -245,7 +246,7 @@ class Fitter:
             return FitResult(x0, val, 0 if ok else 4, ok, free, np.zeros(m.P), np.zeros((0, 0)), 0.0, 1)
         limits = self.limits(state, free)
         z0 = np.clip(x0[free], [l for l, _ in limits], [h for _, h in limits])
-        if self.options.newton and (not use_exact_hessian(m, free.size) or is_wide(m, free.size)):
+        if self.fits_by_newton(free.size):
             # large models: Newton steps with the analytic Gauss-Newton Hessian converge in a few
             # iterations where Migrad needs O(n) gradients and O(n^3) internal algebra
             res = self._newton(x0, free, limits)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..model.likelihood import Likelihood
-from ..model.hessian import is_wide
 from .minimize import Fitter, ParameterState, use_exact_hessian
 
 __all__ = ["NewtonWarmFitter", "WarmFitter", "full_hessian", "newton_warm", "warm_fitter"]
@@ -162,10 +161,9 @@ def newton_warm(fitter: Fitter, state: ParameterState) -> Fitter:
     :class:`NewtonWarmFitter` with ``fitter``'s settings, each fit starting from the Hessian the
     previous one ended with; ``fitter`` itself for models Migrad fits (their scans stay exactly
     as before)."""
-    n_free = int((~state.frozen).sum())
-    m = fitter.model
-    if not fitter.options.newton or (use_exact_hessian(m, n_free) and not is_wide(m, n_free)):
+    if not fitter.fits_by_newton(int((~state.frozen).sum())):
         return fitter
+    m = fitter.model
     return NewtonWarmFitter(m, fitter.data, fitter.options, remove_bounds=fitter.remove_bounds,
                             analytic_bb=fitter.lik.analytic_bb, keep_range=np.nonzero(fitter.keep_range)[0],
                             lik=fitter.lik)

@@ -381,6 +381,11 @@ class CompiledModel:
         self.entry_renormalised = renorm & ~self.bin_unbinned[self.entry_bin] if self.E else renorm
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def stored_values(self) -> int:
+        """How many numbers an evaluation reads: entries, bins and morph-matrix values."""
+        return self.E + self.B + (self.morph_diff.nnz if self.M else 0)
+
     def parameter_index(self, name: str) -> int:
         try:
             return self.index[name]

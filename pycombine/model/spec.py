@@ -83,7 +83,8 @@ class FormulaSpec:
 class ShapeEffect:
     """One ``shape``/``shapeN`` systematic acting on one process.
 
-    ``up``/``down`` are the ±1σ templates as read (float32-rounded contents); ``up_integral``/
+    ``up``/``down`` are the ±1σ templates as read (float32-rounded contents, stored as float32 by
+    the datacard builder, float64 by the converters); ``up_integral``/
     ``down_integral`` the double integrals of the original histograms. ``kappa`` is the
     AsymPow normalisation effect (kappa_lo, kappa_hi), already raised to the datacard value and
     rounded to six decimals as Combine does, or None when it is negligible (or hist-mode 2).

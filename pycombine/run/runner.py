@@ -94,6 +94,7 @@ def run_combine(opts: RunOptions) -> int:
     from .session import Session
 
     session = Session(model, opts)
+    session.release_free_memory()  # what building a large model left behind
     if session.model.any_unbinned and opts.method in UNBINNED_UNSUPPORTED:
         raise OptionError(f"-M {opts.method}: {UNBINNED_UNSUPPORTED[opts.method]} (docs/UNBINNED.md)")
     bin_outputs = [f for f, name in (("--saveShapes", "save_shapes"), ("--saveOverallShapes", "save_overall_shapes"),

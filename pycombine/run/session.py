@@ -102,6 +102,13 @@ class Session:
         n = int(getattr(self.opts, "parallel", 0) or 0)
         return n if n > 0 else available_cores()
 
+    def release_free_memory(self) -> None:
+        """Between the phases of a run on a large model (build, fits, writing): give the pages
+        of freed arrays back to the system (:mod:`.memory`)."""
+        from .memory import release_free_memory
+
+        release_free_memory(self.model.stored_values)
+
     def close(self) -> None:
         """Stop the worker processes of :meth:`map_tasks`, if any."""
         if self._pool is not None:

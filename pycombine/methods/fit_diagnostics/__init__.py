@@ -100,6 +100,7 @@ def run(session) -> int:
         path = fit_diagnostics_path(session, opt)
         if os.path.dirname(path) and not os.path.isdir(os.path.dirname(path)):
             raise OptionError(f"--out: directory {os.path.dirname(path)} does not exist")
+        session.release_free_memory()  # the fits' working arrays, before the writer's
         write_fit_diagnostics(path, session, [result], opt)
     tree = session.limit_tree()
     for limit, err, q in result.limit_rows:
