@@ -229,6 +229,9 @@ class CompiledModel:
                         dense = (np.empty((nb, len(proc.shapes)), order="F"), np.empty((nb, len(proc.shapes)), order="F"))
                         dense_blocks.append((e0, len(pair_k), *dense))
                     for j, eff in enumerate(proc.shapes):
+                        if eff.up is None or eff.down is None:
+                            raise ValueError(f"the templates of shape systematic {eff.name!r} of {proc.name!r} in "
+                                             f"{ch.name!r} were released (ModelSpec.release_shape_templates)")
                         up, down = np.asarray(eff.up, float), np.asarray(eff.down, float)
                         if amc:
                             if ch.auto_mc_stats is not None and ch.auto_mc_stats.hist_mode == 1:

@@ -92,8 +92,8 @@ class ShapeEffect:
 
     name: str
     scale: float
-    up: np.ndarray
-    down: np.ndarray
+    up: np.ndarray | None  # None once released (:meth:`ModelSpec.release_shape_templates`)
+    down: np.ndarray | None
     up_integral: float
     down_integral: float
     kappa: tuple[float, float] | None
@@ -209,3 +209,14 @@ class ModelSpec:
             if c.name == name:
                 return c
         raise KeyError(name)
+
+    def release_shape_templates(self) -> None:
+        """Drop the ±1σ templates of every shape systematic (``up``/``down`` become None).
+
+        For the owner of a large model once it is compiled: the compiled morph matrices hold all
+        the likelihood needs, and a combination's templates are ~10^2 MB. The spec can no longer
+        be compiled (or exported) afterwards; :class:`~.compile.CompiledModel` refuses it."""
+        for ch in self.channels:
+            for proc in ch.processes:
+                for eff in proc.shapes:
+                    eff.up = eff.down = None

@@ -480,10 +480,11 @@ def write_fit_diagnostics(path: str, session, results: list, options) -> None:
             if options.save_shapes:
                 _write_shapes(out, session, first, y, stage, options.save_overall_shapes)
         globs = _global_observables(session, first.dataset)
-        if first.fit_b is not None and first.fit_b.ok:
-            _write_fit(out, session, first, first.fit_b, "fit_b", options.plots, globs)
-        if first.fit_s is not None and first.fit_s.ok:
-            _write_fit(out, session, first, first.fit_s, "fit_s", options.plots, globs)
+        for fit, name in ((first.fit_b, "fit_b"), (first.fit_s, "fit_s")):
+            if fit is not None and fit.ok:
+                _write_fit(out, session, first, fit, name, options.plots, globs)
+                # a large fit's RooFitResult and matrices leave ~10^2 MB of freed pages behind
+                session.release_free_memory()
         for tree in ("tree_fit_sb", "tree_fit_b", "tree_prefit"):
             cols = _tree_columns(session, results, tree)
             if cols:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import gc
 import sys
 
 #: models storing fewer values than this are left alone (a trim walks the whole heap: ~ms)
@@ -34,12 +33,11 @@ def _malloc_trim():
 
 
 def release_free_memory(model_values: int) -> None:
-    """Collect garbage and return freed heap pages to the system, for models storing at least
+    """Return freed heap pages to the system, for models storing at least
     :data:`LARGE_MODEL_VALUES` numbers (``model_values``)."""
     if model_values < LARGE_MODEL_VALUES:
         return
     trim = _malloc_trim()
     if trim is None:
         return
-    gc.collect()
     trim(0)

@@ -14,6 +14,7 @@ from ..methods import METHODS, method_module
 from ..outputs.limit_tree import output_filename
 from ..outputs.paths import check_output_path
 from .loading import load
+from .memory import LARGE_MODEL_VALUES
 from .options import RunOptions, datacard_path, runtime_define_lines
 from .validate_options import validate_options
 
@@ -94,6 +95,9 @@ def run_combine(opts: RunOptions) -> int:
     from .session import Session
 
     session = Session(model, opts)
+    if session.model.stored_values >= LARGE_MODEL_VALUES:
+        # this run owns the model description: its shape templates are in the compiled model now
+        session.spec.release_shape_templates()
     session.release_free_memory()  # what building a large model left behind
     if session.model.any_unbinned and opts.method in UNBINNED_UNSUPPORTED:
         raise OptionError(f"-M {opts.method}: {UNBINNED_UNSUPPORTED[opts.method]} (docs/UNBINNED.md)")

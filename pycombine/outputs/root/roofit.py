@@ -375,8 +375,9 @@ def _sym_matrix(o: _Buffer, m: np.ndarray) -> None:
         o.i32(v)
     o.f64(_DBL_EPSILON)
     o.end(p)
-    rows = [np.ascontiguousarray(m[i, i:], dtype=">f8").tobytes() for i in range(n)]
-    o.raw(b"".join(rows))
+    # the upper triangle in row order (one array, not one bytes object per row)
+    upper = np.asarray(m, dtype=float)[~np.tri(n, n, -1, dtype=bool)]
+    o.raw(upper.astype(">f8").tobytes())
 
 
 def _vector(o: _Buffer, v: np.ndarray) -> None:
@@ -458,8 +459,9 @@ def _key_length(classname: str, name: str, title: str) -> int:
     return _KEY_BIG_FIXED + size(classname) + size(name) + size(title)
 
 
-def serialize(obj: FitResult | ArgSet, key_name: str, key_length: int | None = None) -> tuple[str, str, bytes]:
-    """(class name, key title, object bytes) of ``obj`` written under the key ``key_name``.
+def serialize(obj: FitResult | ArgSet, key_name: str, key_length: int | None = None) -> tuple[str, str, bytearray]:
+    """(class name, key title, object bytes) of ``obj`` written under the key ``key_name``; the
+    buffer itself, not a copy (a large fit's is tens of MB).
 
     ``key_length``: the length of the key header in front of the object (default: a TKey with
     64-bit seeks, as :func:`write_roofit` writes); class references are offsets from its start.
@@ -467,7 +469,7 @@ def serialize(obj: FitResult | ArgSet, key_name: str, key_length: int | None = N
     classname, title, body = _describe(obj)
     o = _Buffer(_key_length(classname, key_name, title) if key_length is None else key_length)
     body(o)
-    return classname, title, bytes(o.data)
+    return classname, title, o.data
 
 
 def _add_key(directory: Any, classname: str, name: str, title: str, data: bytes) -> None:
@@ -496,6 +498,7 @@ def write_roofit(directory: Any, name: str, obj: FitResult | ArgSet) -> None:
     if "/" in name or ";" in name or not name:
         raise ValueError(f"invalid object name {name!r}")
     classname, title, data = serialize(obj, name)
+    data = bytes(data)
     directory.file.update_streamers(raw_streamers())
     top = directory.file.root_directory
     if top._cascading.data.get_key("ProcessID0", None) is None:

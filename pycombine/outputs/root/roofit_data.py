@@ -111,8 +111,10 @@ def correlation_matrix(cov: np.ndarray) -> np.ndarray:
     """cov_ij / sqrt(cov_ii cov_jj), with 0 off the diagonal (1 on it) where a variance is 0."""
     cov = np.asarray(cov, dtype=float)
     d = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    # in place on one new matrix (a 10^4-parameter fit's is 800 MB)
     with np.errstate(divide="ignore", invalid="ignore"):
-        c = cov / np.outer(d, d)
-    c = np.nan_to_num(c, nan=0.0, posinf=0.0, neginf=0.0)
+        c = cov / d[:, None]
+        c /= d[None, :]
+    np.nan_to_num(c, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     np.fill_diagonal(c, 1.0)
     return c
