@@ -106,22 +106,26 @@ def _bin_pars(ch: ChannelSpec, table: ParameterTable, log: list[str]) -> list[st
         # (so the numbers, and the report, are the same)
         sub_sums = _column_sums(kc[:, None] * vals[keep])
         sub_errs = np.sqrt(_column_sums((kc[:, None] * errs[keep]) ** 2))
+    if sub_sums is None:
+        sub_sums = np.array([float((kc * vals[keep, j]).sum()) for j in range(ch.nbins)])
+        sub_errs = np.array([math.sqrt(float(((kc * errs[keep, j]) ** 2).sum())) for j in range(ch.nbins)])
+    # per-bin numbers as Python floats, the effective counts of all bins at once: a combination
+    # has 10^5 bins, and numpy scalars (and an errstate per bin) cost more than the rest of the loop
+    counts = _effective_counts(sub_sums, sub_errs).tolist()
+    any_skip = bool(skip.any())
+    valsum_l, toterr_l, sub_sums_l, sub_errs_l = valsum.tolist(), toterr.tolist(), sub_sums.tolist(), sub_errs.tolist()
     for j in range(ch.nbins):
-        log.append("%-10i %-15f %-15f %-30s" % (j, valsum[j], toterr[j], "total sum"))
-        if sub_sums is not None:
-            sub_sum, sub_err = float(sub_sums[j]), float(sub_errs[j])
-        else:
-            sub_sum = float((coeffs[keep] * vals[keep, j]).sum())
-            sub_err = math.sqrt(float(((coeffs[keep] * errs[keep, j]) ** 2).sum()))
-        if skip.any():
+        log.append("%-10i %-15f %-15f %-30s" % (j, valsum_l[j], toterr_l[j], "total sum"))
+        sub_sum, sub_err = sub_sums_l[j], sub_errs_l[j]
+        if any_skip:
             log.append("%-10i %-15f %-15f %-30s" % (j, sub_sum, sub_err, "excluding marked processes"))
         if sub_err <= 0.0:
             log.append("  %-30s" % "=> Error is zero, ignore")
             log.append("-" * 60)
             amc.bins.append(BinStat(j, "none"))
             continue
-        n = _effective_count(sub_sum, sub_err)
-        alpha = valsum[j] / n if n else float("inf")
+        n = counts[j]
+        alpha = valsum_l[j] / n if n else float("inf")
         log.append("%-10i %-15f %-15f %-30s" % (j, n, math.sqrt(n), "Unweighted events, alpha=%f" % alpha))
         if n <= tau:
             log.append("  %-30s" % "=> Number of weighted events is below Poisson threshold")
@@ -167,7 +171,7 @@ def _bin_pars(ch: ChannelSpec, table: ParameterTable, log: list[str]) -> list[st
                     stat.per_process.append((i, "gauss", name, 0.0))
                 log.append("  " + "-" * 58)
             amc.bins.append(stat)
-        elif toterr[j] > 0.0:
+        elif toterr_l[j] > 0.0:
             name = f"{prop}_bin{j}"
             table.add(_bb_gauss(name))
             out.append(name)
@@ -188,6 +192,13 @@ def _column_sums(rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def _effective_counts(values: np.ndarray, errors: np.ndarray) -> np.ndarray:
+    """:func:`_effective_count` of every bin (inf where the ratio overflows or the error is 0)."""
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        x = 0.5 + values * values / (errors * errors)
+    return np.where(np.isfinite(x), np.floor(np.where(np.isfinite(x), x, 0.0)), np.inf)
+
+
 def _effective_count(value: float, error: float) -> float:
     """floor(0.5 + value^2 / error^2), Combine's effective number of unweighted events; inf when
     the error is so small that the ratio overflows (C++ carries on with inf: so does this)."""
@@ -198,11 +209,11 @@ def _effective_count(value: float, error: float) -> float:
 
 def _bb_gauss(name: str) -> Parameter:
     """A unit-Gaussian Barlow-Beeston parameter in [-7, 7]."""
-    par = Parameter(name, 0.0, -7.0, 7.0, kind="bb", constraint="gauss", origin="autoMCStats")
-    par.global_obs = name + "_In"
-    par.global_obs_range = (-7.0, 7.0)
-    par.optimize_bounds = True
-    return par
+    return Parameter(name, 0.0, -7.0, 7.0, kind="bb", constraint="gauss", global_obs=name + "_In",
+                     global_obs_range=_BB_GAUSS_RANGE, optimize_bounds=True, origin="autoMCStats")
+
+
+_BB_GAUSS_RANGE = (-7.0, 7.0)
 
 
 def _poisson_bb_range(n: float) -> tuple[float, float]:
