@@ -130,6 +130,8 @@ class ModelNLL:
         self.fast = fast
         self.newton_fits = 0
         self._hess: np.ndarray | None = None
+        #: (r, minimum) of the last two Newton profile fits, for :meth:`_predicted_start`
+        self._path: tuple = ()
         st = self._state(base.values)
         self._free = free_indices(self.fitter.model, st, [self.ir], self.fitter.lik.analytic_bb)
         self._lo = st.lo[self._free]
@@ -162,13 +164,33 @@ class ModelNLL:
     def profile(self, start, r: float) -> PoiFit:
         self.fits += 1
         if self.fast:
-            out = self._newton(np.array(start, dtype=float), r)
+            out = self._newton(self._predicted_start(start, r), r)
             if out is not None:
                 self.newton_fits += 1
+                self._path = (self._path[-1], (r, out.state)) if self._path else ((r, out.state),)
                 return out
+        self._path = ()
         res = self.fitter.minimize(self._state(start), {self.ir: r})
         self._hess = None
         return PoiFit(res.nll, r, 0.0, res.values, res.status in (0, 1))
+
+    #: the profile path is extrapolated at most this many times its last step
+    MAX_EXTRAPOLATION = 2.0
+
+    def _predicted_start(self, start, r: float) -> np.ndarray:
+        """Where the Newton profile fit at ``r`` starts: ``start`` itself, or, when ``start`` is
+        the minimum of the previous profile fit and the one before is known, the straight line
+        through the two minima evaluated at ``r`` (the profiled parameters move smoothly with r:
+        the search's next point is then often a minimum already, to the fit tolerance)."""
+        x = np.array(start, dtype=float)
+        if len(self._path) < 2 or self._path[-1][1] is not start:
+            return x
+        (r1, x1), (r2, x2) = self._path
+        if r2 == r1 or not abs(r - r2) <= self.MAX_EXTRAPOLATION * abs(r2 - r1):
+            return x
+        free = self._free
+        x[free] = np.clip(x2[free] + (r - r2) / (r2 - r1) * (x2[free] - x1[free]), self._lo, self._hi)
+        return x
 
     def value(self, state, r: float) -> float:
         v = np.array(state, dtype=float)
