@@ -216,6 +216,10 @@ class Fitter:
             hi[ob] = np.inf
         return list(zip(lo, hi))
 
+    #: whether fits by Newton steps invert their final Hessian for the errors and covariance
+    #: (O(n^3): ~0.3 s at 2000 parameters); without, the errors of the free parameters are NaN
+    newton_covariance = True
+
     def fits_by_newton(self, n_free: int) -> bool:
         """Whether a fit over ``n_free`` parameters takes Newton steps on the Gauss-Newton matrix
         (large or wide models) rather than Migrad's."""
@@ -312,9 +316,13 @@ class Fitter:
         self._newton_end(free, out.hessian)
         m = self.model
         x = lik.bb_values(out.x)
-        var, c = covariance_of(out.hessian)
         errors = np.zeros(m.P)
-        errors[free] = np.sqrt(np.maximum(var, 0.0))
+        if self.newton_covariance:
+            var, c = covariance_of(out.hessian)
+            errors[free] = np.sqrt(np.maximum(var, 0.0))
+        else:
+            c = None
+            errors[free] = np.nan
         return FitResult(x, out.nll, 0, True, free, errors, c, out.edm, out.evaluations, None)
 
     def _newton_start(self, free: np.ndarray):

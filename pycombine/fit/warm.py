@@ -109,6 +109,9 @@ class NewtonWarmFitter(Fitter):
     to each other. Newton recomputes it wherever convergence slows, and stops on the same
     criterion on the true gradient, so the minima are the same to the fit tolerance."""
 
+    #: the profile fits of a series need their minima only: no covariance (NaN errors)
+    newton_covariance = False
+
     def __init__(self, *args, seed: tuple[np.ndarray, object] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._last: tuple[bytes, object] | None = None
