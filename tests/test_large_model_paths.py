@@ -97,3 +97,40 @@ def test_release_free_memory_is_harmless():
     release_free_memory(0)  # small models: skipped
     release_free_memory(LARGE_MODEL_VALUES)  # glibc: malloc_trim; elsewhere a no-op
     assert np.ones(3).sum() == 3.0  # the allocator still works after the trim
+
+
+def test_read_ahead_gives_the_templates_read_one_by_one(monkeypatch):
+    """Windows of two names, read ahead on the worker thread: the same templates as the one-by-one
+    reader, absent names still absent, names asked for out of order or twice still served."""
+    import pycombine.shapes.read_ahead as read_ahead
+    from pycombine.shapes.root import RootSource
+
+    path = str(CARD.parent / "dijet_resonance_input.root")
+    names = ["zprime_jesUp", "zprime_jesDown", "no_such_histogram", "qcd_slopeUp", "qcd_slopeDown",
+             "top_jesUp", "top_jesDown", "data_obs"]
+    monkeypatch.setattr(read_ahead, "WINDOW", 2)
+    monkeypatch.setattr(RootSource, "READ_AHEAD_MIN", 1)
+    ahead = RootSource(path)
+    ahead.read_ahead(names)
+    assert ahead._ahead is not None
+    served = []
+    take = ahead._ahead.take
+
+    def counted(name):
+        record = take(name)
+        if record is not None:
+            served.append(name)
+        return record
+
+    ahead._ahead.take = counted
+    plain = RootSource(path)
+    for name in names + ["zprime_jesUp", "qcd"]:
+        got, want = ahead.get(name), plain.get(name)
+        if want is None:
+            assert got is None
+            continue
+        np.testing.assert_array_equal(got.values, want.values)
+        np.testing.assert_array_equal(got.errors, want.errors)
+        assert got.integral == want.integral
+    # every histogram of the list came through the read-ahead (the absent one found no key)
+    assert sorted(served) == sorted(n for n in names if n != "no_such_histogram")
