@@ -29,7 +29,6 @@ def build_channels(
     ``table`` must hold every parameter and formula of the card already (rateParams are checked).
     """
     builder = _ChannelBuilder(card, reader, physics, table)
-    builder.read_ahead()
     return [builder.channel(b, shapes) for b in card.channels]
 
 
@@ -61,19 +60,6 @@ class _ChannelBuilder:
                 for p, v in effects.items():
                     if v != 0.0:
                         self._acting.setdefault((b, p), []).append(s)
-
-    def read_ahead(self) -> None:
-        """Announce the Up/Down templates of every shape systematic to the reader, in the order
-        :meth:`channel` asks for them (a large combination's file is then read ahead)."""
-        card = self.card
-        requests = []
-        for b in card.channels:
-            for p in card.channel_processes(b):
-                for s in self._acting.get((b, p), ()):
-                    if "shape" in s.pdf and s.effects.get(b, {}).get(p, 0.0) != 0:
-                        tname = card.shape_template_names.get((s.name, b, p), s.name)
-                        requests += [(b, p, tname + "Up"), (b, p, tname + "Down")]
-        self.reader.read_ahead(requests)
 
     def channel(self, b: str, shapes: NominalShapes) -> ChannelSpec:
         """The :class:`ChannelSpec` of channel ``b``: its processes, data and autoMCStats settings."""

@@ -141,28 +141,6 @@ class TemplateReader:
         self._cache[key] = tmpl
         return tmpl
 
-    def read_ahead(self, requests: list[tuple[str, str, str]]) -> None:
-        """The systematic templates (channel, process, systematic) the builder will ask for, in
-        that order: ROOT files from which many are read read them ahead (a combination's 10^4
-        templates; :meth:`pycombine.shapes.root.RootSource.read_ahead`). Nothing is checked
-        here: :meth:`template` reports every problem when the template is asked for."""
-        from ..shapes.root import RootSource
-
-        by_file: dict[str, list[str]] = {}
-        for channel, process, syst in requests:
-            sl = self.card.shape_line_for(channel, process)
-            if sl is None or sl.is_fake or len(sl.fields) < 3:
-                continue
-            file_string = self._substitute(sl.fields[0], process, channel, syst)
-            by_file.setdefault(file_string, []).append(self._substitute(sl.fields[2], process, channel, syst))
-        for file_string, names in by_file.items():
-            try:
-                source = self.files.open(file_string)
-            except ShapeError:
-                continue
-            if isinstance(source, RootSource):
-                source.read_ahead(names)
-
     def is_shape_systematic(self, channel: str, process: str, syst: str) -> bool:
         """Whether ``syst`` has an Up template for (channel, process): decides what a ``shape?`` line is."""
         name = self.card.shape_template_names.get((syst, channel, process), syst)

@@ -173,9 +173,6 @@ def _stored_reader(card: "Datacard", ws: Workspace):
                 raise DatacardError(f"the workspace holds no {what} process '{process}', channel '{channel}'")
             return self._cache[key]
 
-        def read_ahead(self, requests) -> None:
-            pass  # every template is in the workspace already
-
     reader = StoredTemplates(card, ws.settings.mass, list(ws.settings.keyword_value))
     reader.mass_str = ws.settings.mass_string
     reader._cache = dict(ws.templates)

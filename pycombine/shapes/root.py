@@ -44,7 +44,6 @@ class RootSource:
         self.path = path
         self._cache: dict[str, Template | None] = {}
         self._uproot_file = None
-        self._ahead = None  # a ReadAhead of the names a builder announced (read_ahead)
         # keys and records are found by our own reader (uproot's import costs ~0.3 s per command);
         # uproot opens the file only for what that reader refuses (then with its own messages)
         try:
@@ -69,18 +68,6 @@ class RootSource:
             raise ShapeError(f"cannot open ROOT file {self.path!r}: no such file") from None
         except Exception as exc:  # uproot raises several kinds for corrupt/non-ROOT files
             raise ShapeError(f"cannot open ROOT file {self.path!r}: {root_read_error(self.path, exc)}") from None
-
-    #: fewer announced names than this are read one by one as before (small cards)
-    READ_AHEAD_MIN = 256
-
-    def read_ahead(self, names: list[str]) -> None:
-        """``names`` will be asked for in this order: read their records ahead, on a worker
-        thread (:mod:`.read_ahead`), when there are many of them."""
-        if self._raw is None or len(names) < self.READ_AHEAD_MIN:
-            return
-        from .read_ahead import ReadAhead
-
-        self._ahead = ReadAhead(self._raw, [n for n in names if n not in self._cache], _FAST_CLASSES)
 
     def get(self, name: str) -> Template | None:
         """The TH1 at ``name`` (sub-directories allowed: ``dir/hist``), or None if it is absent."""
@@ -119,10 +106,7 @@ class RootSource:
             dtype = _FAST_CLASSES.get(key.classname)
             if dtype is None:  # other classes: uproot's reader and messages
                 return False, None
-            record = self._ahead.take(name) if self._ahead is not None else None
-            if record is None:
-                record = self._raw.record(key)
-            tmpl = _decode_th1(record, dtype, f"{self.path}:{name}")
+            tmpl = _decode_th1(self._raw.record(key), dtype, f"{self.path}:{name}")
             return (tmpl is not None), tmpl
         except (RawReadError, struct.error, IndexError, ValueError, OSError):
             return False, None
