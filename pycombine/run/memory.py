@@ -9,14 +9,12 @@ is a no-op.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import sys
 
 #: models storing fewer values than this are left alone (a trim walks the whole heap: ~ms)
 LARGE_MODEL_VALUES = 5_000_000
 
-_libc: ctypes.CDLL | None | bool = False  # False: not looked up yet
+_libc = False  # the C library (a ctypes.CDLL), None without malloc_trim; False: not looked up yet
 
 
 def _malloc_trim():
@@ -24,8 +22,10 @@ def _malloc_trim():
     if _libc is False:
         _libc = None
         if sys.platform.startswith("linux"):
+            import ctypes  # here, not at start-up: only large models get this far
+
             try:
-                lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                lib = ctypes.CDLL("libc.so.6")  # glibc's name; other C libraries have no malloc_trim
                 _libc = lib if hasattr(lib, "malloc_trim") else None
             except OSError:
                 _libc = None
