@@ -99,14 +99,13 @@ def _bin_pars(ch: ChannelSpec, table: ParameterTable, log: list[str]) -> list[st
     log.append("=" * 60)
     log.append("%-10s %-15s %-15s %-30s" % ("Bin", "Contents", "Error", "Notes"))
     keep = ~skip
-    sub_sums = sub_errs = None
     kc = coeffs[keep]
     if 1 <= kc.size <= 7 and np.all(kc > 0):
         # every bin's sums at once, added in the order numpy's sum of one bin's column adds them
         # (so the numbers, and the report, are the same)
         sub_sums = _column_sums(kc[:, None] * vals[keep])
         sub_errs = np.sqrt(_column_sums((kc[:, None] * errs[keep]) ** 2))
-    if sub_sums is None:
+    else:
         sub_sums = np.array([float((kc * vals[keep, j]).sum()) for j in range(ch.nbins)])
         sub_errs = np.array([math.sqrt(float(((kc * errs[keep, j]) ** 2).sum())) for j in range(ch.nbins)])
     # per-bin numbers as Python floats, the effective counts of all bins at once: a combination
@@ -193,27 +192,26 @@ def _column_sums(rows: np.ndarray) -> np.ndarray:
 
 
 def _effective_counts(values: np.ndarray, errors: np.ndarray) -> np.ndarray:
-    """:func:`_effective_count` of every bin (inf where the ratio overflows or the error is 0)."""
+    """floor(0.5 + value^2 / error^2) per element, Combine's effective number of unweighted
+    events; inf where that is not finite (the error so small that the ratio overflows: C++
+    carries on with inf, so does this)."""
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         x = 0.5 + values * values / (errors * errors)
-    return np.where(np.isfinite(x), np.floor(np.where(np.isfinite(x), x, 0.0)), np.inf)
+    return np.where(np.isfinite(x), np.floor(x), np.inf)
 
 
 def _effective_count(value: float, error: float) -> float:
-    """floor(0.5 + value^2 / error^2), Combine's effective number of unweighted events; inf when
-    the error is so small that the ratio overflows (C++ carries on with inf: so does this)."""
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        x = 0.5 + np.float64(value) * value / (np.float64(error) * error)
-    return float(math.floor(x)) if math.isfinite(x) else math.inf
+    """:func:`_effective_counts` of one value."""
+    return float(_effective_counts(np.float64(value), np.float64(error)))
+
+
+_BB_GAUSS_RANGE = (-7.0, 7.0)
 
 
 def _bb_gauss(name: str) -> Parameter:
     """A unit-Gaussian Barlow-Beeston parameter in [-7, 7]."""
     return Parameter(name, 0.0, -7.0, 7.0, kind="bb", constraint="gauss", global_obs=name + "_In",
                      global_obs_range=_BB_GAUSS_RANGE, optimize_bounds=True, origin="autoMCStats")
-
-
-_BB_GAUSS_RANGE = (-7.0, 7.0)
 
 
 def _poisson_bb_range(n: float) -> tuple[float, float]:

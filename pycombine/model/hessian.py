@@ -299,14 +299,9 @@ def _add_columns(block: np.ndarray, rows: slice, cols: np.ndarray, values_t: np.
     column by column."""
     bt = block.T
     if cols.size == _unique(cols).size:
-        if rows.start == 0 and rows.stop == bt.shape[1]:
-            part = bt[cols]
-            part += values_t
-            bt[cols] = part
-        else:
-            part = bt[cols, rows]
-            part += values_t
-            bt[cols, rows] = part
+        part = bt[cols, rows]
+        part += values_t
+        bt[cols, rows] = part
     else:
         for j, c in enumerate(cols):
             bt[c, rows] += values_t[j]

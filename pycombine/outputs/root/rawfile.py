@@ -455,7 +455,7 @@ class TreeFileWriter:
                 else:
                     d.entries.append(self._write_tree(out, item, d.location, now))
                     if release:
-                        item.chunks, item.record.blob = [], bytearray()
+                        item.release()
 
         lay_out(top)
 

@@ -146,3 +146,7 @@ class RawTree:
         objlens = np.array([len(raw) for raw in raws], np.int64)
         self.chunks.append((length, stored, objlens))
         self._entries += length
+
+    def release(self) -> None:
+        """Drop the baskets and the record once they are in the file."""
+        self.chunks, self.record.blob = [], bytearray()
