@@ -1,8 +1,8 @@
 """The batched model and fitter against the one-point engine and closed forms.
 
-* :class:`pycombine.model.batch.BatchModel` gives, point by point, the NLL that
-  :class:`pycombine.model.likelihood.Likelihood` gives, on every model of the regression suite
-  and on our bundled examples (random points, Poisson-varied data);
+* :class:`pycombine.model.batch.BatchModel` gives, point by point, the NLL and the per-entry
+  yields that :class:`pycombine.model.likelihood.Likelihood` gives, on every model of the
+  regression suite and on our bundled examples (random points, Poisson-varied data);
 * :func:`pycombine.fit.batch.minimize_batch` finds the closed-form minimum of a counting
   experiment, and on toys of a shape model a minimum at least as low as the Minuit-based
   :class:`~pycombine.fit.minimize.Fitter`'s.
@@ -45,10 +45,22 @@ def _compare_nll(spec, model, data, rng) -> None:
             assert got[i] == pytest.approx(want, rel=1e-12, abs=1e-9), (i, analytic)
 
 
+def _compare_entry_yields(spec, model, data, rng) -> None:
+    """FitDiagnostics' sampled yields: the batch rows are process_yields with explicit BB-lite values."""
+    theta = np.array([model.init.copy()] + [_random_point(spec, model, rng) for _ in range(5)])
+    if model.bb_par.size:
+        theta[1:, model.bb_par] = rng.uniform(-1.5, 1.5, size=(theta.shape[0] - 1, model.bb_par.size))
+    got = BatchModel(model).entry_yields(theta)
+    lik = Likelihood(model, data, analytic_bb=False)
+    for i, point in enumerate(theta):
+        np.testing.assert_allclose(got[i], lik.process_yields(point), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("entry", params(MODELS, ids=lambda e: f"{e['folder']}/{e['card']}"))
 def test_batch_nll_equals_the_likelihood_on_reference_models(entry, tmp_path):
     spec, model, data = _build(entry, tmp_path)
     _compare_nll(spec, model, data, np.random.default_rng(11))
+    _compare_entry_yields(spec, model, data, np.random.default_rng(12))
 
 
 @pytest.mark.parametrize("card", ["shapes/dijet_resonance.txt", "counting/monojet_counting.txt",
@@ -58,7 +70,9 @@ def test_batch_nll_equals_the_likelihood_on_our_examples(card, monkeypatch):
     monkeypatch.chdir(path.parent)
     spec = build_model(parse_datacard_text(path.read_text(), path=str(path)), BuildOptions(warn=lambda m: None))
     model = CompiledModel(spec)
-    _compare_nll(spec, model, Dataset(model.data.copy(), model.glob0.copy()), np.random.default_rng(3))
+    data = Dataset(model.data.copy(), model.glob0.copy())
+    _compare_nll(spec, model, data, np.random.default_rng(3))
+    _compare_entry_yields(spec, model, data, np.random.default_rng(4))
 
 
 COUNTING = """imax 1

@@ -61,15 +61,19 @@ def jacobian(
     steps: np.ndarray,
     lo: np.ndarray | None = None,
     hi: np.ndarray | None = None,
+    batch: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(f(x0), df/dx[index]) by central differences with the given absolute ``steps``.
 
     Near a hard bound (``lo``/``hi``) the difference becomes one-sided so the function is never
-    evaluated outside the parameter's range (e.g. a gmN yield parameter at 0).
+    evaluated outside the parameter's range (e.g. a gmN yield parameter at 0). ``batch``, when
+    given, is ``func`` for many points at once, ``(N, P) -> (N, K)``: all shifted points are then
+    evaluated in one call.
     """
     x0 = np.asarray(x0, dtype=float)
     f0 = np.asarray(func(x0), dtype=float)
     J = np.zeros((f0.size, len(index)))
+    cols, points = [], []
     for j, (i, h) in enumerate(zip(index, steps)):
         if not h > 0:
             continue
@@ -81,13 +85,20 @@ def jacobian(
             dn = x0[i]
         if up == dn:
             continue
-        xp = x0.copy()
-        xp[i] = up
-        xm = x0.copy()
-        xm[i] = dn
-        fp = func(xp) if up != x0[i] else f0
-        fm = func(xm) if dn != x0[i] else f0
-        J[:, j] = (np.asarray(fp) - np.asarray(fm)) / (up - dn)
+        cols.append((j, up - dn))
+        for v in (up, dn):
+            x = x0.copy()
+            x[i] = v
+            points.append(x)
+    if not cols:
+        return f0, J
+    X = np.array(points)
+    if batch is not None:
+        F = np.asarray(batch(X), dtype=float)
+    else:  # a point at x0 (one-sided difference) reuses f0
+        F = np.array([f0 if np.array_equal(x, x0) else np.asarray(func(x), dtype=float) for x in X])
+    for k, (j, width) in enumerate(cols):
+        J[:, j] = (F[2 * k] - F[2 * k + 1]) / width
     return f0, J
 
 
@@ -173,12 +184,14 @@ def sample_spread(
     draw: Callable[[np.ndarray], np.ndarray],
     n_samples: int,
     rng: np.random.Generator,
+    batch: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> SampledSpread:
     """Sample ``n_samples`` parameter points and collect the deviations of ``func``.
 
     ``scale`` (n, n) maps standard-normal draws z to the linearised parameter shifts (L with
     C = L L^T); ``draw(Z)`` turns the (N, n) draws into (N, P) parameter vectors (applying the
     sampling distribution and the parameter ranges). ``jacobian_matrix`` is df/dx[index].
+    ``batch``, when given, evaluates ``func`` for all draws in one call, ``(N, P) -> (N, K)``.
     """
     x0 = np.asarray(x0, dtype=float)
     f0 = np.asarray(func(x0), dtype=float)
@@ -188,8 +201,11 @@ def sample_spread(
         return SampledSpread(f0, JL, np.zeros((0, f0.size)), np.zeros((0, f0.size)))
     Z = rng.standard_normal((n_samples, n))
     X = draw(Z)
-    D = np.empty((n_samples, f0.size))
-    for t in range(n_samples):
-        D[t] = func(X[t]) - f0
+    if batch is not None:
+        D = np.asarray(batch(X), dtype=float) - f0
+    else:
+        D = np.empty((n_samples, f0.size))
+        for t in range(n_samples):
+            D[t] = func(X[t]) - f0
     W = Z @ JL.T
     return SampledSpread(f0, JL, D, W)

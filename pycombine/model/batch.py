@@ -173,8 +173,8 @@ class BatchModel:
             t[:, self.amc_log] = np.maximum(t[:, self.amc_log], FLOOR)
         return t
 
-    def _mu_sigma(self, theta: np.ndarray):
-        """Per-bin sums without the BB-lite term, and the BB-lite widths."""
+    def _entries(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N_s of each entry's sample, the entry's template) without the BB-lite term, (N, E) each."""
         m = self.m
         x_ext = self.extend(theta)
         N = self.normalisation(theta, x_ext)
@@ -187,13 +187,39 @@ class BatchModel:
         e, par = m.pp_gauss
         if e.size:
             t[:, e] = t[:, e] + theta[:, par] * m.errors[e]
-        Ne = N[:, m.entry_sample]
+        return N[:, m.entry_sample], t
+
+    def _mu_sigma(self, theta: np.ndarray):
+        """Per-bin sums without the BB-lite term, and the BB-lite widths."""
+        Ne, t = self._entries(theta)
         mu = self.to_bin(Ne * t)
         sigma = None
-        if m.bb_bin.size:
-            err2 = np.where(self.bb_entry, (Ne * m.errors) ** 2, 0.0)
-            sigma = np.sqrt(self.to_bin(err2))
+        if self.m.bb_bin.size:
+            sigma = np.sqrt(self.to_bin(self._bb_err2(Ne)))
         return mu, sigma
+
+    def _bb_err2(self, Ne: np.ndarray) -> np.ndarray:
+        """(N, E): each entry's squared BB-lite width (zero outside BB-lite bins)."""
+        return np.where(self.bb_entry, (Ne * self.m.errors) ** 2, 0.0)
+
+    def entry_yields(self, theta: np.ndarray) -> np.ndarray:
+        """Expected events per entry, ``(N, P) -> (N, E)``, with each process's share of the
+        BB-lite term (BB-lite parameters at their values in ``theta``): the rows are
+        :meth:`Likelihood.process_yields` of a likelihood with ``analytic_bb=False``."""
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        m = self.m
+        Ne, t = self._entries(theta)
+        y = Ne * t
+        if m.bb_bin.size:
+            err2 = self._bb_err2(Ne)
+            sigma = np.sqrt(self.to_bin(err2))[:, m.entry_bin]
+            x = np.zeros((theta.shape[0], m.B))
+            x[:, m.bb_bin] = theta[:, m.bb_par]
+            has = self.bb_entry & (sigma > 0)
+            y = y + np.where(has, err2 * x[:, m.entry_bin] / np.where(has, sigma, 1.0), 0.0)
+        if m.any_unbinned:
+            y = y * m.bin_ref[m.entry_bin]  # per-event channels: expected weights of the events
+        return y
 
     # ------------------------------------------------------------------ derivatives
     @property
@@ -275,7 +301,7 @@ class BatchModel:
         nu = mu
         if m.bb_bin.size:
             jb = m.bb_bin
-            err2 = np.where(self.bb_entry, (Ne * m.errors) ** 2, 0.0)
+            err2 = self._bb_err2(Ne)
             sigma = np.sqrt(self.to_bin(err2))
             x = theta[:, m.bb_par]
             nu = mu.copy()

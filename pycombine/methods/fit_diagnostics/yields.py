@@ -28,6 +28,8 @@ from .sampling import Sampling, method_ranges
 
 #: seed of the parameter draws of each stage (with ``-s``): the stages' draws are independent
 STAGE_SEEDS = {"prefit": 1, "fit_b": 2, "fit_s": 3}
+#: values per block of sampled yields (points x entries): 16 MB arrays at most
+BATCH_VALUES = 2_000_000
 
 #: incidence matrices up to this many elements are dense numpy arrays (32 MB); larger ones are
 #: scipy.sparse CSR matrices (importing scipy.sparse costs ~0.07 s, more than the whole
@@ -104,6 +106,22 @@ class YieldCalculator:
         self.n_samples = max(1000, int(getattr(session.opts, "num_toys_for_shapes", 200) or 0))
 
     @cached_property
+    def _batch(self):
+        from ...model.batch import BatchModel
+
+        return BatchModel(self.model)
+
+    def _entry_yields(self, X: np.ndarray) -> np.ndarray:
+        """The rows of ``X`` (N, P) -> per-entry yields (N, E) of ``lik``'s process_yields, a
+        block of points per call (vectorised, yet no block larger than ~BATCH_VALUES values)."""
+        X = np.atleast_2d(X)
+        rows = max(1, BATCH_VALUES // max(self.model.E, 1))
+        out = np.empty((X.shape[0], self.model.E))
+        for i in range(0, X.shape[0], rows):
+            out[i:i + rows] = self._batch.entry_yields(X[i:i + rows])
+        return out
+
+    @cached_property
     def aggregation(self) -> Aggregation:
         """Sums from per-entry yields to processes, bins and channels (one set per model)."""
         return Aggregation(self.model)
@@ -124,6 +142,9 @@ class YieldCalculator:
         def f(th):
             return lik.process_yields(th)
 
+        def f_batch(X):
+            return self._entry_yields(X)
+
         with_unc = sampling is not None
         if sampling is None or sampling.index.size == 0:
             y = f(values)
@@ -131,9 +152,10 @@ class YieldCalculator:
         else:
             lo, hi = method_ranges(m, self.session.state)
             steps = 1e-3 * np.sqrt(np.maximum(np.sum(sampling.scale ** 2, axis=1), 0.0))
-            y, J = jacobian(f, values, sampling.index, steps, lo, hi)
+            y, J = jacobian(f, values, sampling.index, steps, lo, hi, batch=f_batch)
             rng = np.random.default_rng([int(self.session.opts.seed) & 0xFFFFFFFF, STAGE_SEEDS[stage]])
-            sp = sample_spread(f, values, sampling.index, J, sampling.scale, sampling.draw, self.n_samples, rng)
+            sp = sample_spread(f, values, sampling.index, J, sampling.scale, sampling.draw, self.n_samples, rng,
+                               batch=f_batch)
 
         def err(A):
             return np.zeros(A.shape[0]) if sp is None else sp.errors(A)
