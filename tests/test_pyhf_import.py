@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from pycombine.errors import DatacardError
-from pycombine.fit.asymptotic import norm_cdf
+from pycombine.fit.normal import norm_cdf
 from pycombine.interop.pyhf import apply_patch
 from pycombine.methods.asymptotic_limits import asymptotic_limits
 from pycombine.run.session import Session

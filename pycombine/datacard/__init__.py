@@ -1,6 +1,5 @@
 """The datacard language: parsing text cards into :class:`Datacard` and combining cards."""
 
-from .combine_cards import CombineCardsOptions, combine_cards
 from .model import (
     AutoMCStats,
     Column,
@@ -11,6 +10,18 @@ from .model import (
     Systematic,
 )
 from .parse import ParseOptions, parse_datacard, parse_datacard_text
+
+#: combineCards.py's engine, imported on first use: a combine command on one card never needs it
+_LAZY = {"CombineCardsOptions": "combine_cards", "combine_cards": "combine_cards"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AutoMCStats",

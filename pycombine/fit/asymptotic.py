@@ -22,48 +22,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Any, Callable, Protocol
 
 import numpy as np
 
-QUANTILES: tuple[float, ...] = (0.025, 0.16, 0.5, 0.84, 0.975)
+from .normal import norm_cdf, norm_cdf_c, norm_quantile, norm_quantile_c  # noqa: F401 (re-exported)
 
-_STD = NormalDist()
+QUANTILES: tuple[float, ...] = (0.025, 0.16, 0.5, 0.84, 0.975)
 
 #: receives (verbosity level at which Combine prints it, message)
 Trace = Callable[[int, str], None]
-
-
-# ---------------------------------------------------------------------- normal distribution
-def norm_cdf(x: float) -> float:
-    """Phi(x) (ROOT::Math::normal_cdf)."""
-    if math.isnan(x):
-        return math.nan
-    return 0.5 * math.erfc(-x / math.sqrt(2.0))
-
-
-def norm_cdf_c(x: float) -> float:
-    """1 - Phi(x) computed without cancellation (ROOT::Math::normal_cdf_c)."""
-    if math.isnan(x):
-        return math.nan
-    return 0.5 * math.erfc(x / math.sqrt(2.0))
-
-
-def norm_quantile(p: float) -> float:
-    """Phi^-1(p) (ROOT::Math::normal_quantile); +-inf at the end points, nan outside [0, 1]."""
-    if math.isnan(p) or p < 0.0 or p > 1.0:
-        return math.nan
-    if p == 0.0:
-        return -math.inf
-    if p == 1.0:
-        return math.inf
-    return _STD.inv_cdf(p)
-
-
-def norm_quantile_c(p: float) -> float:
-    """Phi^-1(1 - p) (ROOT::Math::normal_quantile_c), accurate for small p."""
-    return -norm_quantile(p)
 
 
 def f32(x: float) -> float:

@@ -27,16 +27,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from statistics import NormalDist
 
 import numpy as np
 
 from .minimize import FitResult, Fitter, ParameterState
+from .normal import norm_quantile
 
 
 def half_chi2_quantile(cl: float) -> float:
     """chi2.ppf(cl, 1) / 2: the ΔNLL of a two-sided interval with coverage ``cl``."""
-    z = NormalDist().inv_cdf(0.5 * (1.0 + cl))
+    z = norm_quantile(0.5 * (1.0 + cl))
     return 0.5 * z * z
 
 

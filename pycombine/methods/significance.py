@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import OptionError
-from ..fit.asymptotic import norm_cdf_c, norm_quantile_c
+from ..fit.normal import norm_cdf_c, norm_quantile_c
 from ..outputs.console import cpp
 from .base import ToyOutcome, limit_row
 

@@ -11,7 +11,6 @@ too: its directory must exist and accept a new file, and both names must fit the
 from __future__ import annotations
 
 import os
-import secrets
 
 from ..errors import OutputPathError
 
@@ -42,7 +41,7 @@ def check_output_path(path: str, what: str = "output file") -> None:
                               f"{base[:40]}...")
     if os.path.isdir(path):
         raise OutputPathError(f"cannot write the {what} {path}: a directory of that name exists")
-    probe = os.path.join(directory, f".pycombine-write-test-{secrets.token_hex(4)}")
+    probe = os.path.join(directory, f".pycombine-write-test-{os.urandom(4).hex()}")
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:

@@ -45,12 +45,12 @@ class TestStatSummary:
     @property
     def significance(self) -> float:
         """The one-sided Gaussian significance of 1 - p_b (RooStats::PValueToSignificance)."""
-        from statistics import NormalDist
+        from ..fit.normal import norm_quantile
 
         p = self.one_minus_pb
         if not 0.0 < p < 1.0:
             return math.inf if p <= 0.0 else -math.inf
-        return NormalDist().inv_cdf(1.0 - p)
+        return norm_quantile(1.0 - p)
 
 
 def plotted(q: np.ndarray, doublesided: bool) -> np.ndarray:

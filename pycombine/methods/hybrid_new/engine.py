@@ -197,7 +197,7 @@ def _point_text(point: dict[str, float]) -> str:
 
 def significance_from_pvalue(p: float) -> float:
     """RooStats::PValueToSignificance: the one-sided Gaussian quantile of 1 - p."""
-    from ...fit.asymptotic import norm_quantile_c
+    from ...fit.normal import norm_quantile_c
 
     if p <= 0:
         return math.inf

@@ -31,7 +31,6 @@ Which objects Combine's files hold is decided in :mod:`pycombine.outputs.limit_t
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -155,7 +154,7 @@ class RootFileWriter:
         directory, base = os.path.split(os.path.abspath(self.path))
         stem = base[: -len(".root")] if base.endswith(".root") else base
         while True:
-            tmp = os.path.join(directory, f".{stem}.tmp{secrets.token_hex(4)}.root")
+            tmp = os.path.join(directory, f".{stem}.tmp{os.urandom(4).hex()}.root")
             try:
                 # O_EXCL: never clobber a concurrent job's file; 0o666 lets the umask decide the
                 # final permissions, as for a file ROOT creates.
