@@ -31,34 +31,31 @@ def _grammar_text() -> str:
     checkout (``python -m pytest`` puts the checkout's ``pycombine/`` first on sys.path, even next to
     an installed copy) has no such subpackage: the grammar is then the top-level grammar/ folder.
     """
-    from importlib import resources
+    from importlib.util import find_spec
 
-    try:
-        return resources.files("pycombine.grammar").joinpath("datacard.lark").read_text()
-    except ModuleNotFoundError:
+    spec = find_spec("pycombine.grammar")  # its folder, without importlib.resources' ~5 ms of imports
+    if spec is None:
         return (Path(__file__).resolve().parents[2] / "grammar" / "datacard.lark").read_text()
+    for folder in spec.submodule_search_locations or ():
+        path = Path(folder) / "datacard.lark"
+        if path.is_file():
+            return path.read_text()
+    from importlib import resources  # e.g. a zipped installation
+
+    return resources.files("pycombine.grammar").joinpath("datacard.lark").read_text()
 
 
 @lru_cache(maxsize=1)
 def _parser():
-    """The Lark LALR parser, built once per process (lark is imported lazily: it costs ~30 ms)."""
-    import lark
+    """The datacard parser, built once per process (from the on-disk cache: see parser_cache)."""
+    from .parser_cache import build_parser
 
-    grammar = _grammar_text()
-    options = dict(start=["header", "body"], parser="lalr", lexer="contextual", propagate_positions=True,
-                   maybe_placeholders=False)
-    try:
-        # lark caches the compiled parser in the temp directory, keyed by the grammar: ~5 ms
-        # instead of ~65 ms per process
-        return lark.Lark(grammar, cache=True, **options)
-    except OSError:  # read-only or missing temp directory
-        return lark.Lark(grammar, **options)
+    return build_parser(_grammar_text())
 
 
 def _to_statements(tree, line_offset: int) -> list[Statement]:
     """Flatten a parse tree into statements (ignored header lines and comments are dropped)."""
-    from lark import Token, Tree
-
+    Token, Tree = _parser().Token, _parser().Tree
     out = []
     for child in tree.children:
         if not isinstance(child, Tree):
@@ -96,11 +93,9 @@ def _header_text(lines: list[str]) -> tuple[str, int]:
 
 
 def _parse(parser, text: str, start: str, line_offset: int):
-    import lark
-
     try:
-        return parser.parse(text, start=start)
-    except lark.exceptions.UnexpectedInput as exc:  # pragma: no cover - the grammar accepts any line
+        return parser.parser.parse(text, start=start)
+    except parser.UnexpectedInput as exc:  # pragma: no cover - the grammar accepts any line
         line = getattr(exc, "line", None)
         raise DatacardError(f"cannot parse this line ({exc.__class__.__name__})",
                             line=None if line is None else line + line_offset) from None
