@@ -445,12 +445,28 @@ def machine() -> dict:
         "cpus": os.cpu_count(),
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                  text=True, check=False).stdout.strip(),
+        "install": _install_kind(),
     }
+
+
+def _install_kind() -> str:
+    """"editable" (pip install -e: every import goes through the editable finder, ~10-20 ms of
+    start-up users of ``pip install .`` do not pay) or "regular"."""
+    from importlib import metadata
+
+    import json
+
+    try:
+        url = json.loads(metadata.distribution("pycombine").read_text("direct_url.json") or "{}")
+    except metadata.PackageNotFoundError:
+        return "not installed"
+    return "editable" if url.get("dir_info", {}).get("editable") else "regular"
 
 
 def markdown(timings: list[Timing], info: dict, runs: int) -> str:
     lines = [f"# pycombine benchmark ({info['date']}, commit {info['commit'] or '?'})", "",
-             f"{info['cpus']} CPUs, Python {info['python']}, numpy {info['numpy']}; median of {runs} runs "
+             f"{info['cpus']} CPUs, Python {info['python']}, numpy {info['numpy']}, {info.get('install', '?')} "
+             f"install; median of {runs} runs "
              "after one warm-up; peak RSS of the process tree.", "",
              "| suite | command | pycombine (s) | Combine (s) | speed-up | peak RSS (MB) | target |",
              "|---|---|---:|---:|---:|---:|---|"]
@@ -510,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     timings: list[Timing] = []
     with tempfile.TemporaryDirectory(prefix="pycombine-bench-") as tmp:
         work = a.work or Path(tmp)
-        print(f"median of {runs} runs after a warm-up; peak RSS of the process tree")
+        print(f"median of {runs} runs after a warm-up; peak RSS of the process tree ({_install_kind()} install)")
         if "startup" in suites:
             timings += bench_startup(env, runs)
         if "small" in suites:
