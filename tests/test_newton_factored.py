@@ -54,3 +54,30 @@ def test_large_quadratic_minimised_with_the_factorised_hessian():
     out = newton_minimize(vg, lambda x: A, np.zeros(n), free, lo, hi, edm_goal=1e-12, max_iter=200, bfgs=True)
     assert out is not None and isinstance(out.hessian, DenseHessian)
     assert np.max(np.abs(vg(out.x)[1])) < 1e-5
+
+
+def test_small_dense_step_is_the_damped_newton_step_and_reuses_its_inverse():
+    from pycombine.fit.newton import newton_step, small_dense_step
+
+    rng = np.random.default_rng(8)
+    A = rng.normal(size=(6, 6))
+    H = A @ A.T + 0.5 * np.eye(6)  # positive definite
+    inact = np.array([True, True, False, True, True, True])
+    for _ in range(3):  # the first call factorises, the others reuse the inverse
+        g = rng.normal(size=6)
+        step, damped = small_dense_step(H, inact, g)
+        want, want_damped = newton_step(H[np.ix_(inact, inact)], g[inact])
+        np.testing.assert_allclose(step, want, rtol=1e-10, atol=1e-12)
+        assert damped == want_damped is False
+        np.testing.assert_allclose(H[np.ix_(inact, inact)] @ step, -g[inact], rtol=1e-9, atol=1e-12)
+    # another matrix with the same pattern is solved afresh, not with the remembered inverse
+    H2 = H + np.diag(np.arange(1.0, 7.0))
+    g = rng.normal(size=6)
+    np.testing.assert_allclose(H2[np.ix_(inact, inact)] @ small_dense_step(H2, inact, g)[0], -g[inact], rtol=1e-9)
+    # an indefinite matrix: damped like newton_step, a descent direction
+    Hi = np.diag([1.0, -2.0, 3.0])
+    g = np.array([1.0, 1.0, -1.0])
+    step, damped = small_dense_step(Hi, np.ones(3, bool), g)
+    want, want_damped = newton_step(Hi, g)
+    np.testing.assert_allclose(step, want, rtol=1e-10)
+    assert damped and want_damped and float(g @ step) < 0

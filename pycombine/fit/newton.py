@@ -14,6 +14,7 @@ cleanly, so the caller can fall back to Migrad.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -261,6 +262,46 @@ def low_rank_step(H: LowRankHessian, g: np.ndarray, inact: np.ndarray) -> tuple[
     return None
 
 
+_last_small = threading.local()
+
+
+def small_dense_step(H: np.ndarray, inact: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, bool] | None:
+    """:func:`newton_step` on ``H[inact, inact]`` for a small dense ``H``, remembering the inverse.
+
+    A series of profile fits (the crossing searches of AsymptoticLimits) carries one Hessian from
+    fit to fit, and most fits started on the extrapolated path need a single step: the solve is
+    then the cost of the fit (three LAPACK calls through numpy, ~0.1 ms each on small matrices).
+    The damped inverse of the last matrix (per thread, by identity: these matrices are never
+    modified in place, a BFGS update makes a new one) turns the repeat into one product.
+    """
+    key = inact.tobytes()
+    last = getattr(_last_small, "entry", None)
+    if last is not None and last[0] is H and last[1] == key:
+        inverse, damped = last[2]
+        return -(inverse @ g[inact]), damped
+    sub = H[np.ix_(inact, inact)]
+    n = sub.shape[0]
+    if n == 0:
+        return np.zeros(0), False
+    scale = max(float(np.max(np.abs(np.diag(sub)))), 1e-12)
+    mu = 0.0
+    for _ in range(8):
+        try:
+            L_inv = np.linalg.inv(np.linalg.cholesky(sub + mu * np.eye(n) if mu else sub))
+        except (np.linalg.LinAlgError, ValueError):
+            mu = 1e-8 * scale if mu == 0 else 100.0 * mu
+            continue
+        inverse = L_inv.T @ L_inv
+        step = -(inverse @ g[inact])
+        if not np.all(np.isfinite(step)):
+            mu = 1e-8 * scale if mu == 0 else 100.0 * mu
+            continue
+        damped = mu > 1e-6 * scale
+        _last_small.entry = (H, key, (inverse, damped))
+        return step, damped
+    return None
+
+
 def newton_step(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, bool] | None:
     """-H^-1 g by Cholesky, damped (H + mu I) when H is not positive definite: (step, damped)."""
     n = g.size
@@ -333,7 +374,7 @@ def newton_minimize(
             else:  # not positive definite: damped, on the dense matrix
                 step = newton_step(H.dense()[np.ix_(inact, inact)], g[inact])
         else:
-            step = newton_step(H[np.ix_(inact, inact)], g[inact])
+            step = small_dense_step(H, inact, g)
         d = np.zeros_like(z)
         edm = np.nan
         damped = False
