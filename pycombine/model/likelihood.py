@@ -127,6 +127,7 @@ class Likelihood:
         self._mask_index = np.array([c.mask_index for c in m.channels], dtype=int)
         self._unmasked = np.zeros(m.B, dtype=bool)
         self._poisson_const: tuple[bytes, float] | None = None
+        self._fixed_templates: tuple | None = None  # templates() of a model without morphing
 
     # ------------------------------------------------------------------ forward pieces
     def extend(self, theta: np.ndarray) -> np.ndarray:
@@ -161,7 +162,19 @@ class Likelihood:
         return m.fac_a0 + m.fac_a1 * x_ext[np.maximum(m.fac, 0)]
 
     def templates(self, theta: np.ndarray):
-        """Morphed templates per entry; returns (t, cache for the backward pass)."""
+        """Morphed templates per entry; returns (t, cache for the backward pass).
+
+        Without morphing they do not depend on theta: computed once and kept (read-only).
+        """
+        if self._fixed_templates is not None:
+            return self._fixed_templates
+        out = self._templates(theta)
+        if not self.m.M:
+            out[0].flags.writeable = False
+            self._fixed_templates = out
+        return out
+
+    def _templates(self, theta: np.ndarray):
         m = self.m
         u = m.base
         cache = {}
