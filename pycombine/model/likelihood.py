@@ -126,8 +126,14 @@ class Likelihood:
         self._any_amc_log = bool(m.any_log and self._amc_log.any())
         self._mask_index = np.array([c.mask_index for c in m.channels], dtype=int)
         self._unmasked = np.zeros(m.B, dtype=bool)
+        self._all_active = np.ones(m.B, dtype=bool)
         self._poisson_const: tuple[bytes, float] | None = None
         self._fixed_templates: tuple | None = None  # templates() of a model without morphing
+        self._fac_at = np.maximum(m.fac, 0)  # the parameters of the normalisation factors (gather)
+        self._fac_valid = m.fac >= 0
+        self._fac_cols = m.fac[self._fac_valid]
+        #: every bin observed (no zero-count bin): the Poisson terms need no masking
+        self._all_observed = bool(self.has_obs.all())
 
     # ------------------------------------------------------------------ forward pieces
     def extend(self, theta: np.ndarray) -> np.ndarray:
@@ -154,12 +160,13 @@ class Likelihood:
             A += np.bincount(s, weights=val, minlength=m.S)
         N = m.sample_norm * np.exp(A)
         if m.fac.shape[1]:
-            N = N * self._factor_values(x_ext).prod(axis=1)
+            vals = self._factor_values(x_ext)
+            N = N * (vals[:, 0] if vals.shape[1] == 1 else vals.prod(axis=1))
         return N, A, slope
 
     def _factor_values(self, x_ext: np.ndarray) -> np.ndarray:
         m = self.m
-        return m.fac_a0 + m.fac_a1 * x_ext[np.maximum(m.fac, 0)]
+        return m.fac_a0 + m.fac_a1 * x_ext[self._fac_at]
 
     def templates(self, theta: np.ndarray):
         """Morphed templates per entry; returns (t, cache for the backward pass).
@@ -285,8 +292,11 @@ class Likelihood:
         n = self.n
         nu = state.nu
         masked = self._masked_bins()
-        active = ~masked
-        obs = self.has_obs & active
+        if masked is self._unmasked:  # no channel masked: every bin active
+            active, obs = self._all_active, self.has_obs
+        else:
+            active = ~masked
+            obs = self.has_obs & active
         bad = obs & ~(nu > 0)
         if bad.any() or not np.all(np.isfinite(nu)):
             # no expectation where data exist: Combine's channel NLL jumps to 9e9
@@ -381,6 +391,10 @@ class Likelihood:
         :func:`per_event_terms` plus the extended term ``sum_j N_j``."""
         m, n, nu = self.m, self.n, state.nu
         if not m.any_unbinned:
+            if self._all_observed and obs is self.has_obs:
+                # every bin observed and active (the common case): poisson_terms without its masks
+                x = (nu - n) / n
+                return float(np.sum(n * (x - np.log1p(x))))
             return float(np.sum(np.where(active, poisson_terms(nu, n, obs), 0.0)))
         bi, ei = self._binned_bins, self._event_bins
         val = 0.0
@@ -492,16 +506,18 @@ class Likelihood:
         if m.fac.shape[1]:
             vals = self._factor_values(state.x_ext)
             F = vals.shape[1]
-            prefix = np.ones_like(vals)
-            suffix = np.ones_like(vals)
-            for j in range(1, F):
-                prefix[:, j] = prefix[:, j - 1] * vals[:, j - 1]
-                suffix[:, F - 1 - j] = suffix[:, F - j] * vals[:, F - j]
             base = m.sample_norm * np.exp(state.A)
             # dN/dx_k = (product of the other factors) * a1
-            d = prefix * suffix * m.fac_a1 * (base * w_N)[:, None]
-            valid = m.fac >= 0
-            g += np.bincount(m.fac[valid], weights=d[valid], minlength=m.P_ext)
+            if F == 1:  # no other factors
+                d = m.fac_a1 * (base * w_N)[:, None]
+            else:
+                prefix = np.ones_like(vals)
+                suffix = np.ones_like(vals)
+                for j in range(1, F):
+                    prefix[:, j] = prefix[:, j - 1] * vals[:, j - 1]
+                    suffix[:, F - 1 - j] = suffix[:, F - j] * vals[:, F - j]
+                d = prefix * suffix * m.fac_a1 * (base * w_N)[:, None]
+            g += np.bincount(self._fac_cols, weights=d[self._fac_valid], minlength=m.P_ext)
         return g
 
     def _exponent(self, theta):
