@@ -127,6 +127,7 @@ class Likelihood:
         self._mask_index = np.array([c.mask_index for c in m.channels], dtype=int)
         self._unmasked = np.zeros(m.B, dtype=bool)
         self._all_active = np.ones(m.B, dtype=bool)
+        self._any_amc = bool(m.bin_amc.any())  # bins whose expectation is floored (autoMCStats)
         self._poisson_const: tuple[bytes, float] | None = None
         self._fixed_templates: tuple | None = None  # templates() of a model without morphing
         self._fac_at = np.maximum(m.fac, 0)  # the parameters of the normalisation factors (gather)
@@ -248,7 +249,7 @@ class Likelihood:
                 bb_x[jb] = theta[m.bb_par]
             nu = mu + sigma * bb_x
         amc = m.bin_amc
-        if amc.any():
+        if self._any_amc:
             nu = np.where(amc, np.maximum(nu, FLOOR), nu)
         state = State(x_ext, N, t, tt, y, mu, sigma, bb_x, nu, A, slope)
         return state, A, tcache
@@ -320,7 +321,7 @@ class Likelihood:
             us = self._per_event_samples(active)
             ei = self._event_bins  # the per-event expectations enter through -w log(nu) only
             w_nu[ei] = np.where(obs[ei], -n[ei] / np.where(obs[ei], nu[ei], 1.0), 0.0)
-        if m.bin_amc.any():
+        if self._any_amc:
             pre = state.mu + state.sigma * state.bb_x
             w_nu = np.where(m.bin_amc & (pre < FLOOR), 0.0, w_nu)
         w_mu = w_nu
