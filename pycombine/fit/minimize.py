@@ -46,7 +46,7 @@ class MinimizerOptions:
     newton: bool = True
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: a generated __eq__ could not compare them
 class ParameterState:
     """Values and ranges of all parameters, and which are constant."""
 
@@ -63,7 +63,7 @@ class ParameterState:
         return ParameterState(self.values.copy(), self.lo.copy(), self.hi.copy(), self.frozen.copy())
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: a generated __eq__ could not compare them
 class FitResult:
     values: np.ndarray  # (P,) all parameters at the minimum (BB-lite profiled values filled in)
     nll: float

@@ -23,7 +23,7 @@ import numpy as np
 from ..model.likelihood import BAD_NLL
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: a generated __eq__ could not compare them
 class NewtonResult:
     x: np.ndarray  # full parameter vector at the minimum
     nll: float

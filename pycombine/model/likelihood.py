@@ -58,7 +58,7 @@ def per_event_terms(s: np.ndarray, w: np.ndarray, obs: np.ndarray) -> np.ndarray
         return np.where(obs, -ww * (1.0 + np.log(s / ww)), 0.0)
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: a generated __eq__ could not compare them
 class Dataset:
     """Observed (or toy/Asimov) counts per bin and the global observables they come with."""
 
@@ -71,7 +71,7 @@ class Dataset:
         return Dataset(self.counts.copy(), self.glob.copy(), self.name, self.is_asimov)
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: a generated __eq__ could not compare them
 class State:
     """Intermediate results of one evaluation (kept for the gradient and for outputs)."""
 

@@ -80,7 +80,7 @@ def sparse_columns(rows, cols, vals, shape):
     return _CSR(mat, mat.T)  # the transpose: a CSC view sharing the arrays (same sums, same order)
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: a generated __eq__ could not compare them
 class DenseBlock:
     """Columns ``col0 .. col0 + values.shape[1] - 1`` of a morph matrix, non-zero on the rows
     ``row0 .. row0 + values.shape[0] - 1`` only (one per-event sample and its pairs)."""

@@ -79,7 +79,7 @@ class FormulaSpec:
     line: int | None = None
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: a generated __eq__ could not compare them
 class ShapeEffect:
     """One ``shape``/``shapeN`` systematic acting on one process.
 
@@ -100,7 +100,7 @@ class ShapeEffect:
     line: int | None = None
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: a generated __eq__ could not compare them
 class ProcessSpec:
     """One process in one channel.
 
@@ -149,7 +149,7 @@ class BinStat:
     per_process: list[tuple[int, str, str, float]] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: a generated __eq__ could not compare them
 class ChannelSpec:
     """A datacard channel: a histogram (binned) or a single count (counting/FAKE)."""
 

@@ -52,7 +52,7 @@ class LimitRow:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: a generated __eq__ could not compare them
 class LimitTree:
     """Rows of the ``limit`` tree plus the method's own branches (name -> numpy dtype, in order)."""
 

@@ -35,7 +35,7 @@ def is_dataframe_path(file_string: str) -> bool:
     return os.path.splitext(file_string.split(":")[0])[1] in DATAFRAME_EXTENSIONS
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: a generated __eq__ could not compare them
 class _Table:
     """A table as index levels (typed columns) plus value columns, in row order."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # numpy fields: no generated __eq__/__hash__ over them
 class Template:
     """Contents of one histogram (or dataframe selection) as Combine's model sees it.
 

@@ -34,7 +34,7 @@ HIST_CLASSES_2D = {"TH2F": np.dtype(np.float32), "TH2D": np.dtype(np.float64)}
 Axis = tuple[str, int, float, float, "np.ndarray | None", str, "Sequence[str] | None"]
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: a generated __eq__ could not compare them
 class HistogramSpec:
     """A validated histogram, ready to be serialised (by uproot's models or :mod:`.objects`)."""
 
