@@ -386,7 +386,7 @@ def test_huge_yields_keep_their_digits(tmp_path):
 
 
 def test_poisson_terms_are_nu_minus_n_ln_nu_up_to_a_constant():
-    from pycombine.model.likelihood import poisson_terms
+    from pycombine.model.nll_terms import poisson_terms
 
     n = np.array([0.0, 3.0, 10.0, 7.5])
     nu1, nu2 = np.array([1.0, 2.0, 12.0, 7.0]), np.array([0.5, 4.0, 9.0, 8.0])

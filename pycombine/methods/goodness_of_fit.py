@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import ModelError, OptionError
 from ..fit.scan import LimitSafeFitter, Profiler
-from ..model.likelihood import poisson_terms
+from ..model.nll_terms import poisson_terms
 from ..outputs.console import cpp
 from ..outputs.limit_tree import LimitRow, LimitTree
 from .base import ToyOutcome, parse_assignments

@@ -26,7 +26,8 @@ import numpy as np
 
 from .compile import AMC_LIN, AMC_LOG, COUNT, FLOOR, TH1_LIN, TH1_LOG, CompiledModel, entry_factor_layers, product_of_others
 from .interpolation import asym_factor_log, smooth_step
-from .likelihood import BAD_NLL, Likelihood, per_event_terms, poisson_terms
+from .likelihood import BAD_NLL, Likelihood
+from .nll_terms import per_event_terms, poisson_terms
 from .morph import BlockMorph
 
 #: incidence matrices up to this many elements are dense (fast matmul); larger ones are sparse

@@ -21,7 +21,8 @@ import numpy as np
 from .batch import DENSE_MAX, BatchModel, _GroupSum
 from .compile import FLOOR, CompiledModel
 from .interpolation import asym_factor_log, smooth_step
-from .likelihood import Likelihood, _sigmoid
+from .likelihood import Likelihood
+from .nll_terms import sigmoid
 
 
 def supports(model: CompiledModel) -> bool:
@@ -283,7 +284,7 @@ class BatchGradient:
                 d = theta[:, idx] - glob[idx] if shifted else theta[:, idx]
                 a = kk * (d - 1.0)
                 b = -kk * (d + 1.0)
-                g[:, idx] += kk * _sigmoid(a) - kk * _sigmoid(b)
+                g[:, idx] += kk * sigmoid(a) - kk * sigmoid(b)
         return g
 
 

@@ -9,7 +9,7 @@ nuisances):
    floors and normalisations per template group;
 4. per-entry yields, per-process autoMCStats modifiers, bin sums;
 5. Barlow-Beeston-lite parameters profiled in closed form per bin (autoMCStats);
-6. Poisson terms per bin (:func:`poisson_terms`, zero where the expectation equals the data)
+6. Poisson terms per bin (:func:`.nll_terms.poisson_terms`, zero where the expectation equals the data)
    plus constraint terms.
 
 The gradient runs the same steps backwards. Only differences of NLL values are meaningful, as
@@ -25,37 +25,11 @@ import numpy as np
 
 from .compile import AMC_LIN, AMC_LOG, COUNT, FLOOR, TH1_LIN, TH1_LOG, CompiledModel, entry_factor_layers, product_of_others
 from .interpolation import asym_factor_log, smooth_step
+from .nll_terms import SampleSum, lgamma_sum, per_event_terms, poisson_terms, sigmoid
+
+__all__ = ["BAD_NLL", "Dataset", "Likelihood", "State", "per_event_terms", "poisson_terms"]
 
 BAD_NLL = 9e9  # Combine's CachingNLL returns this for a bin with data and no expectation
-
-
-def poisson_terms(nu: np.ndarray, n: np.ndarray, obs: np.ndarray) -> np.ndarray:
-    """The Poisson NLL term of each bin: ``nu - n - n ln(nu / n)`` where events are observed
-    (``obs``), ``nu`` elsewhere; any shape (one dataset or a batch).
-
-    Up to the constant ``sum(n - n ln n)`` of the dataset this is ``nu - n ln nu``; written as
-    ``n (x - log1p(x))`` with ``x = (nu - n) / n`` it is zero where ``nu = n`` and keeps its digits
-    with large yields: with 1e15 events ``nu - n ln nu`` is ~3e16, whose last bit is worth 4 units
-    of NLL, more than every difference a limit or fit depends on.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        nn = np.where(obs, n, 1.0)
-        x = np.where(obs, (nu - n) / nn, 0.0)
-        return np.where(obs, nn * (x - np.log1p(x)), nu)
-
-
-def per_event_terms(s: np.ndarray, w: np.ndarray, obs: np.ndarray) -> np.ndarray:
-    """The NLL term of each event of a per-event channel (``docs/UNBINNED.md``): with ``s`` the
-    value ``sum_j N_j r_j(x)`` and ``w`` the weight, ``-w (1 + ln(s / w))`` for weighted events
-    (``obs``), 0 for the others; any shape.
-
-    With the extended term ``sum_j N_j`` this is the Poisson form of :func:`poisson_terms` summed
-    with ``- sum_i s_i``, written without either: each ``s_i`` is of the order of the total
-    yield, so with 10^6 events both sums are ~10^12 and their difference would keep only ~10^-4
-    of the NLL's digits -- more than a flat likelihood scan's differences."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ww = np.where(obs, w, 1.0)
-        return np.where(obs, -ww * (1.0 + np.log(s / ww)), 0.0)
 
 
 @dataclass(eq=False)  # numpy fields: a generated __eq__ could not compare them
@@ -118,7 +92,7 @@ class Likelihood:
         self._norm_idx = np.nonzero(self._norm_mask)[0]
         self._norm_sample = m.entry_sample[self._norm_idx]
         self._all_lin = bool(m.E and self._lin.all())
-        self._sample_sum = _SampleSum(m)
+        self._sample_sum = SampleSum(m)
         self._event_bins = np.nonzero(m.bin_unbinned)[0]  # per-event channels' bins (events)
         self._binned_bins = np.nonzero(~m.bin_unbinned)[0]
         self._amc_log = g == AMC_LOG
@@ -452,14 +426,14 @@ class Likelihood:
                 b = -kk * (d + 1.0)
                 val += float(np.sum(np.logaddexp(0.0, a) + np.logaddexp(0.0, b)))
                 if grad:
-                    g[idx] += kk * _sigmoid(a) - kk * _sigmoid(b)
+                    g[idx] += kk * sigmoid(a) - kk * sigmoid(b)
         return val, g
 
     def _poisson_constant(self, gi: np.ndarray) -> float:
         """sum ln Gamma(g + 1) of the Poisson constraints' observables (cached: constant per dataset)."""
         key = gi.tobytes()
         if self._poisson_const is None or self._poisson_const[0] != key:
-            self._poisson_const = (key, _lgamma_sum(gi + 1.0))
+            self._poisson_const = (key, lgamma_sum(gi + 1.0))
         return self._poisson_const[1]
 
     def _templates_backward(self, theta, w_t, state: State, c) -> np.ndarray:
@@ -583,35 +557,3 @@ class Likelihood:
         """Pin BB-lite parameters (by parameter index) to their values; others stay profiled."""
         m = self.m
         self.pinned = np.isin(m.bb_par, np.asarray(list(indices), dtype=int))
-
-
-class _SampleSum:
-    """Sums of per-entry values per sample. Entries are stored sample by sample, so for large
-    models these are segment sums (``np.add.reduceat``: ~10x faster than a bincount, which
-    serialises on the few accumulators of samples with 10^6 entries); small models keep the
-    bincount (its summation order, hence every digit of their fits, unchanged)."""
-
-    LARGE = 1_000_000
-
-    def __init__(self, m: CompiledModel):
-        self.S = m.S
-        self.sample = m.entry_sample
-        self.starts = None
-        if m.E >= self.LARGE:
-            counts = np.bincount(m.entry_sample, minlength=m.S)
-            if counts.all() and np.all(np.diff(m.entry_sample) >= 0):
-                self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        if self.starts is not None:
-            return np.add.reduceat(x, self.starts)
-        return np.bincount(self.sample, weights=x, minlength=self.S)
-
-
-def _lgamma_sum(x: np.ndarray) -> float:
-    # the ln N! constants of Poisson constraints (math.lgamma: scipy.special costs 0.15 s to import)
-    return float(sum(math.lgamma(v) for v in x))
-
-
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
