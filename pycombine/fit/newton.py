@@ -280,46 +280,44 @@ def small_dense_step(H: np.ndarray, inact: np.ndarray, g: np.ndarray) -> tuple[n
         inverse, damped = last[2]
         return -(inverse @ g[inact]), damped
     sub = H[np.ix_(inact, inact)]
-    n = sub.shape[0]
-    if n == 0:
+    if sub.shape[0] == 0:
         return np.zeros(0), False
-    scale = max(float(np.max(np.abs(np.diag(sub)))), 1e-12)
+    g_in = g[inact]
+    kept = {}
+
+    def solve(A):
+        L_inv = np.linalg.inv(np.linalg.cholesky(A))
+        kept["inverse"] = L_inv.T @ L_inv
+        return -(kept["inverse"] @ g_in)
+
+    out = _damped(sub, solve)
+    if out is not None:
+        _last_small.entry = (H, key, (kept["inverse"], out[1]))
+    return out
+
+
+def _damped(H: np.ndarray, solve: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, bool] | None:
+    """(solve(H + mu I), damped) for the first mu in 0, 1e-8 max|diag H|, then x100 (8 tries)
+    whose factorisation succeeds and whose step is finite; None when none does."""
+    n = H.shape[0]
+    scale = max(float(np.max(np.abs(np.diag(H)))), 1e-12)
     mu = 0.0
     for _ in range(8):
         try:
-            L_inv = np.linalg.inv(np.linalg.cholesky(sub + mu * np.eye(n) if mu else sub))
+            step = solve(H + mu * np.eye(n) if mu else H)
         except (np.linalg.LinAlgError, ValueError):
-            mu = 1e-8 * scale if mu == 0 else 100.0 * mu
-            continue
-        inverse = L_inv.T @ L_inv
-        step = -(inverse @ g[inact])
-        if not np.all(np.isfinite(step)):
-            mu = 1e-8 * scale if mu == 0 else 100.0 * mu
-            continue
-        damped = mu > 1e-6 * scale
-        _last_small.entry = (H, key, (inverse, damped))
-        return step, damped
+            step = None
+        if step is not None and np.all(np.isfinite(step)):
+            return step, mu > 1e-6 * scale
+        mu = 1e-8 * scale if mu == 0 else 100.0 * mu
     return None
 
 
 def newton_step(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, bool] | None:
     """-H^-1 g by Cholesky, damped (H + mu I) when H is not positive definite: (step, damped)."""
-    n = g.size
-    if n == 0:
+    if g.size == 0:
         return np.zeros(0), False
-    scale = max(float(np.max(np.abs(np.diag(H)))), 1e-12)
-    mu = 0.0
-    for _ in range(8):
-        try:
-            step = -_cholesky_solve(H + mu * np.eye(n) if mu else H, g)
-        except (np.linalg.LinAlgError, ValueError):
-            mu = 1e-8 * scale if mu == 0 else 100.0 * mu
-            continue
-        if not np.all(np.isfinite(step)):
-            mu = 1e-8 * scale if mu == 0 else 100.0 * mu
-            continue
-        return step, mu > 1e-6 * scale
-    return None
+    return _damped(H, lambda A: -_cholesky_solve(A, g))
 
 
 def newton_minimize(

@@ -13,9 +13,10 @@ as a handful of single ones:
 
 The sums over entries (per sample, per bin) are products with incidence matrices, dense for
 small models and scipy.sparse for large ones; formulas (rateParam expressions) are evaluated
-column-wise by :meth:`~.formula.Formula.values`. No gradient here: the batched fitter
-(:mod:`pycombine.fit.batch`) takes finite differences of :meth:`expected`, which for a batch
-costs one more evaluation of a larger batch.
+column-wise by :meth:`~.formula.Formula.values`. The NLL's gradient at many points is
+:mod:`.batch_gradient`'s (the forward pass here keeps what it needs when asked, ``cache``); the
+batched fitter (:mod:`pycombine.fit.batch`) takes finite differences of :meth:`expected`, which
+for a batch costs one more evaluation of a larger batch.
 """
 
 from __future__ import annotations
@@ -135,51 +136,69 @@ class BatchModel:
             x[:, k] = f.values([x[:, a] for a in args])
         return x
 
-    def normalisation(self, theta: np.ndarray, x_ext: np.ndarray) -> np.ndarray:
+    # ``cache``, where given, receives the intermediate values the gradient needs (batch_gradient)
+    def normalisation(self, theta: np.ndarray, x_ext: np.ndarray, cache: dict | None = None) -> np.ndarray:
         m = self.m
         A = np.zeros((theta.shape[0], m.S))
         _s, k, logk = m.sym
         if self.sym_sum is not None:
             A += self.sym_sum(theta[:, k] * logk)
         _s, k, lo, hi = m.asym
+        slope = None
         if self.asym_sum is not None:
-            val, _ = asym_factor_log(theta[:, k], lo, hi, m.asym_code)
+            val, slope = asym_factor_log(theta[:, k], lo, hi, m.asym_code)
             A += self.asym_sum(val)
         N = m.sample_norm * np.exp(A)
+        vals = None
         if m.fac.shape[1]:
             vals = m.fac_a0 + m.fac_a1 * x_ext[:, np.maximum(m.fac, 0)]  # (N, S, F)
             N = N * vals.prod(axis=2)
+        if cache is not None:
+            cache.update(A=A, slope=slope, fac_vals=vals, N=N)
         return N
 
-    def templates(self, theta: np.ndarray) -> np.ndarray:
+    def templates(self, theta: np.ndarray, cache: dict | None = None) -> np.ndarray:
         m = self.m
         n = theta.shape[0]
         u = np.broadcast_to(m.base, (n, m.E))
         if m.M:
             x = m.pair_v * theta[:, m.pair_k]
-            b, _ = smooth_step(x, m.pair_q)
+            b, db = smooth_step(x, m.pair_q)
             a = 0.5 * x
             u = m.base + _matmul(a, self.morph_diff) + _matmul(a * b, self.morph_sum)
+            if cache is not None:
+                cache.update(a=a, b=b, db=db)
         t = np.ones((n, m.E))
         t[:, self.lin] = np.maximum(u[:, self.lin], FLOOR)
         if m.any_log:
             t[:, self.log] = np.exp(u[:, self.log])
+        if cache is not None:
+            cache.update(u=u, t_pre=t)
         nm = self.norm_mask
         if nm.any():
             sums = self.to_sample(np.where(nm, t, 0.0))
             safe = np.where(sums != 0, sums, 1.0)
             scale = np.where(sums != 0, m.sample_target / safe, 1.0)
             t = np.where(nm, t * scale[:, m.entry_sample], t)
+            if cache is not None:
+                cache.update(sums=sums, scale=scale)
         if self.any_amc_log:
+            if cache is not None:
+                cache["t_scaled"] = t
+                t = t.copy()
             t[:, self.amc_log] = np.maximum(t[:, self.amc_log], FLOOR)
         return t
 
-    def _entries(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _entries(self, theta: np.ndarray, cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(N_s of each entry's sample, the entry's template) without the BB-lite term, (N, E) each."""
         m = self.m
         x_ext = self.extend(theta)
-        N = self.normalisation(theta, x_ext)
-        t = self.templates(theta)
+        N = self.normalisation(theta, x_ext, cache)
+        t = self.templates(theta, cache)
+        if cache is not None:
+            cache["t"] = t
+            if m.pp_pois[0].size or m.pp_gauss[0].size:
+                t = t.copy()  # the templates before the per-process modifiers stay in the cache
         e, par, n0 = m.pp_pois
         if e.size:
             t[:, e] = t[:, e] * theta[:, par] / n0

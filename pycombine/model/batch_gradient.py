@@ -4,8 +4,9 @@ Minuit's Hessian of a small model is the forward difference of the analytic grad
 gradient per free parameter (:meth:`pycombine.fit.minimize._Objective.hessian`). For the models
 of a typical card (a hundred entries, tens of nuisances) each :meth:`Likelihood.evaluate` costs
 the fixed overhead of a hundred numpy calls, ~0.4 ms, so one Hessian of 70 nuisances is ~30 ms,
-and a FitDiagnostics run asks for about ten. :class:`BatchGradient` runs the same forward and
-backward passes with a leading axis over the points: all columns of the difference in one pass.
+and a FitDiagnostics run asks for about ten. :class:`BatchGradient` takes the forward pass of
+:class:`~.batch.BatchModel` (which keeps its intermediate values for it) and runs the likelihood's
+backward pass with a leading axis over the points: all columns of the difference in one pass.
 
 It is :meth:`Likelihood.evaluate`'s gradient row by row (tested to rounding on every reference
 model), for models whose arrays are dense and which have no per-event channels, formula
@@ -20,7 +21,6 @@ import numpy as np
 
 from .batch import DENSE_MAX, BatchModel, _GroupSum
 from .compile import FLOOR, CompiledModel
-from .interpolation import asym_factor_log, smooth_step
 from .likelihood import Likelihood
 from .nll_terms import sigmoid
 
@@ -60,69 +60,19 @@ class BatchGradient:
 
     # ------------------------------------------------------------------ forward
     def _forward(self, theta: np.ndarray, masked: np.ndarray) -> dict:
-        m, bm = self.m, self.bm
+        """The batched forward pass (:meth:`BatchModel._entries`, keeping what the backward pass
+        needs) and the bin expectations with the BB-lite term of :meth:`Likelihood.forward`."""
+        m, bm, lik = self.m, self.bm, self.lik
         n = theta.shape[0]
         c: dict = {}
-        A = np.zeros((n, m.S))
-        _s, k, logk = m.sym
-        if bm.sym_sum is not None:
-            A += bm.sym_sum(theta[:, k] * logk)
-        _s, k, lo, hi = m.asym
-        if bm.asym_sum is not None:
-            val, c["slope"] = asym_factor_log(theta[:, k], lo, hi, m.asym_code)
-            A += bm.asym_sum(val)
-        N = m.sample_norm * np.exp(A)
-        if m.fac.shape[1]:
-            vals = m.fac_a0 + m.fac_a1 * theta[:, np.maximum(m.fac, 0)]  # (n, S, F)
-            c["fac_vals"] = vals
-            N = N * vals.prod(axis=2)
-        c["A"], c["N"] = A, N
-        # templates (Likelihood.templates with a leading axis, keeping what the backward pass needs)
-        u = np.broadcast_to(m.base, (n, m.E))
-        if m.M:
-            x = m.pair_v * theta[:, m.pair_k]
-            b, db = smooth_step(x, m.pair_q)
-            a = 0.5 * x
-            u = m.base + a @ bm.morph_diff + (a * b) @ bm.morph_sum
-            c.update(a=a, b=b, db=db)
-        lik = self.lik
-        if lik._all_lin:
-            t = np.maximum(u, FLOOR)
-        else:
-            t = np.ones((n, m.E))
-            t[:, lik._lin] = np.maximum(u[:, lik._lin], FLOOR)
-            if m.any_log:
-                t[:, lik._log] = np.exp(u[:, lik._log])
-        nm = lik._norm_mask
-        c["t_pre"] = t
-        if lik._norm_idx.size:
-            sums = bm.to_sample(np.where(nm, t, 0.0))
-            scale = np.where(sums != 0, m.sample_target / np.where(sums != 0, sums, 1.0), 1.0)
-            t = np.where(nm, t * scale[:, m.entry_sample], t)
-            c.update(sums=sums, scale=scale)
-        if lik._any_amc_log:
-            c["t_scaled"] = t
-            t = t.copy()
-            t[:, lik._amc_log] = np.maximum(t[:, lik._amc_log], FLOOR)
-        c["u"], c["t"] = u, t
-        tt = t
-        e, par, n0 = m.pp_pois
-        eg, parg = m.pp_gauss
-        if e.size or eg.size:
-            tt = t.copy()
-            if e.size:
-                tt[:, e] = t[:, e] * theta[:, par] / n0
-            if eg.size:
-                tt[:, eg] = t[:, eg] + theta[:, parg] * m.errors[eg]
+        Ne, tt = bm._entries(theta, c)
         c["tt"] = tt
-        Ne = N[:, m.entry_sample]
         mu = bm.to_bin(Ne * tt)
         c["Ne"], c["mu"] = Ne, mu
         nu = mu
         sigma = bb_x = None
         if m.bb_bin.size:
-            err2 = np.where(lik._bb_entry, (Ne * m.errors) ** 2, 0.0)
-            sigma = np.sqrt(bm.to_bin(err2))
+            sigma = np.sqrt(bm.to_bin(bm._bb_err2(Ne)))
             jb = m.bb_bin
             bb_x = np.zeros((n, m.B))
             if lik.analytic_bb:
