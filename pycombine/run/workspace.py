@@ -54,7 +54,6 @@ saying how to make this file.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import re
@@ -338,6 +337,8 @@ def write_into(out: "RootFileWriter", ws: Workspace, name: str = DEFAULT_NAME) -
                 out.put(f"{name}/templates/{exact}", _th1d(errors, None, tmpl.source))
         hist_names.append((hist, exact))
     out.put(f"{name}/card", ws.card_text)
+    import json
+
     out.put(f"{name}/index", json.dumps(_index(ws, hist_names), separators=(",", ":")))
 
 
@@ -398,6 +399,8 @@ def read_workspace(path: str, name: str = DEFAULT_NAME) -> Workspace:
             try:
                 inner = {k.split(";")[0]: c for k, c in f[name].classnames(recursive=False).items()}
                 if inner.get("index") == "TObjString":
+                    import json
+
                     index = json.loads(str(f[f"{name}/index"]))
             except Exception as exc:
                 raise DatacardError(f"{damaged}: cannot read the workspace '{name}' ({_problem(exc)})",
