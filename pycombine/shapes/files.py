@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import ShapeError
-from .dataframe import DataFrameSource, is_dataframe_path
-from .root import RootSource
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .dataframe import DataFrameSource
+    from .root import RootSource
 
 
 class ShapeFiles:
@@ -29,6 +32,10 @@ class ShapeFiles:
         return file_string
 
     def open(self, file_string: str) -> RootSource | DataFrameSource:
+        # the readers are imported on the first file: counting cards never need them
+        from .dataframe import DataFrameSource, is_dataframe_path
+        from .root import RootSource
+
         if file_string not in self._open:
             resolved = self.resolve(file_string)
             if is_dataframe_path(resolved):
