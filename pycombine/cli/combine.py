@@ -182,6 +182,14 @@ def main(argv: list[str] | None = None) -> None:
     run_guarded(run, args, usage_hint="Use combine --help to get a list of all the allowed options")
 
 
+def console_main() -> None:
+    """The ``combine`` console script: :func:`main`, then an exit without the interpreter's
+    teardown when nothing can be lost by it (:mod:`.fast_exit`)."""
+    from . import fast_exit
+
+    fast_exit.run(main)
+
+
 #: the options click adds after the table's (``build_command``)
 _TRAILING_ROWS = [("--version", "Show the pycombine version and exit"), ("-h, --help", "Show this message and exit.")]
 

@@ -124,5 +124,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(code)
 
 
+def console_main() -> None:
+    """The ``combineCards.py`` console script: :func:`main` with :mod:`.fast_exit`'s exit."""
+    from . import fast_exit
+
+    fast_exit.run(main)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
+

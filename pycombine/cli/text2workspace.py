@@ -66,3 +66,10 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     run_guarded(lambda: build_command().main(args=args, prog_name="text2workspace.py", standalone_mode=False), args,
                 usage_hint="Use text2workspace.py --help to get the list of options")
+
+
+def console_main() -> None:
+    """The ``text2workspace.py`` console script: :func:`main` with :mod:`.fast_exit`'s exit."""
+    from . import fast_exit
+
+    fast_exit.run(main)
