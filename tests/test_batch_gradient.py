@@ -91,3 +91,29 @@ def test_undefined_points_follow_the_likelihood():
     for i in range(3):
         np.testing.assert_allclose(got[i], lik.evaluate(pts[i])[1], rtol=1e-12, atol=1e-14)
     assert not got[1].any() and np.all(np.isfinite(got))
+
+
+def test_shifted_gradients_in_blocks_and_one_by_one(monkeypatch):
+    """The Hessian columns: blocks of any size, or the per-point fallback, give evaluate's rows."""
+    from pycombine.model import batch_gradient
+
+    path = EXAMPLES / "hww/combined_datacard.txt"
+    monkeypatch.chdir(path.parent)
+    spec = build_model(parse_datacard_text(path.read_text(), path=str(path)), BuildOptions(warn=lambda m: None))
+    model = CompiledModel(spec)
+    x = model.init.copy()
+    free = np.nonzero(~(model.frozen | model.analytic))[0]
+    values = x[free] + 1e-3
+    cols = free[::2]
+    want = []
+    lik = Likelihood(model, Dataset(model.data.copy(), model.glob0.copy()))
+    for i, v in zip(free, values):
+        xi = x.copy()
+        xi[i] = v
+        want.append(lik.evaluate(xi)[1][cols])
+    monkeypatch.setattr(batch_gradient, "BLOCK_VALUES", 3 * max(model.E, model.M, model.P))  # blocks of 3 rows
+    got = batch_gradient.shifted_gradients(lik, x, free, values, cols)
+    np.testing.assert_allclose(got, np.array(want), rtol=1e-9, atol=1e-12)
+    monkeypatch.setattr(batch_gradient, "supports", lambda m: False)
+    fresh = Likelihood(model, Dataset(model.data.copy(), model.glob0.copy()))
+    np.testing.assert_array_equal(batch_gradient.shifted_gradients(fresh, x, free, values, cols), np.array(want))

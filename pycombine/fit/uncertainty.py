@@ -54,6 +54,16 @@ class Propagation:
         return J @ self.covariance @ J.T
 
 
+#: values (points x parameters) of one batch of shifted points in :func:`jacobian`
+BATCH_POINT_VALUES = 2_000_000
+
+
+def _shifted(x0: np.ndarray, i: int, value: float) -> np.ndarray:
+    x = x0.copy()
+    x[i] = value
+    return x
+
+
 def jacobian(
     func: Callable[[np.ndarray], np.ndarray],
     x0: np.ndarray,
@@ -67,13 +77,13 @@ def jacobian(
 
     Near a hard bound (``lo``/``hi``) the difference becomes one-sided so the function is never
     evaluated outside the parameter's range (e.g. a gmN yield parameter at 0). ``batch``, when
-    given, is ``func`` for many points at once, ``(N, P) -> (N, K)``: all shifted points are then
-    evaluated in one call.
+    given, is ``func`` for many points at once, ``(N, P) -> (N, K)``: the shifted points are then
+    evaluated in a few calls (blocks of at most :data:`BATCH_POINT_VALUES` values).
     """
     x0 = np.asarray(x0, dtype=float)
     f0 = np.asarray(func(x0), dtype=float)
     J = np.zeros((f0.size, len(index)))
-    cols, points = [], []
+    cols = []  # (column, parameter, upper point, lower point)
     for j, (i, h) in enumerate(zip(index, steps)):
         if not h > 0:
             continue
@@ -83,22 +93,24 @@ def jacobian(
             up = x0[i]
         if lo is not None and dn < lo[i]:
             dn = x0[i]
-        if up == dn:
-            continue
-        cols.append((j, up - dn))
-        for v in (up, dn):
-            x = x0.copy()
-            x[i] = v
-            points.append(x)
-    if not cols:
+        if up != dn:
+            cols.append((j, i, up, dn))
+    if batch is None:  # a point at x0 (one-sided difference) reuses f0
+        for j, i, up, dn in cols:
+            fp = func(_shifted(x0, i, up)) if up != x0[i] else f0
+            fm = func(_shifted(x0, i, dn)) if dn != x0[i] else f0
+            J[:, j] = (np.asarray(fp) - np.asarray(fm)) / (up - dn)
         return f0, J
-    X = np.array(points)
-    if batch is not None:
+    per = max(1, BATCH_POINT_VALUES // max(2 * x0.size, 1))  # parameters per call: bounded memory
+    for start in range(0, len(cols), per):
+        block = cols[start:start + per]
+        X = np.repeat(x0[None, :], 2 * len(block), axis=0)
+        for k, (_j, i, up, dn) in enumerate(block):
+            X[2 * k, i] = up
+            X[2 * k + 1, i] = dn
         F = np.asarray(batch(X), dtype=float)
-    else:  # a point at x0 (one-sided difference) reuses f0
-        F = np.array([f0 if np.array_equal(x, x0) else np.asarray(func(x), dtype=float) for x in X])
-    for k, (j, width) in enumerate(cols):
-        J[:, j] = (F[2 * k] - F[2 * k + 1]) / width
+        for k, (j, _i, up, dn) in enumerate(block):
+            J[:, j] = (F[2 * k] - F[2 * k + 1]) / (up - dn)
     return f0, J
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.batch_gradient import gradients
+from ..model.batch_gradient import shifted_gradients
 from ..model.likelihood import Likelihood
 from .minimize import Fitter, ParameterState, use_exact_hessian
 
@@ -36,14 +36,11 @@ def full_hessian(model, data, values: np.ndarray, floating: np.ndarray, lo: np.n
     h = step * np.maximum(1.0, np.abs(x[idx]))
     up = np.where(x[idx] + h <= hi[idx], x[idx] + h, x[idx])
     down = np.where(x[idx] - h >= lo[idx], x[idx] - h, x[idx])
-    k = np.arange(idx.size)
-    points = np.repeat(x[None, :], 2 * idx.size, axis=0)
-    points[k, idx] = up
-    points[idx.size + k, idx] = down
-    G = gradients(lik, points)[:, idx]
+    n = idx.size
+    G = shifted_gradients(lik, x, np.concatenate([idx, idx]), np.concatenate([up, down]), idx)
     width = up - down  # 0: a range narrower than the step
     with np.errstate(divide="ignore", invalid="ignore"):
-        rows = np.where(width[:, None] != 0, (G[k] - G[idx.size + k]) / width[:, None], 0.0)
+        rows = np.where(width[:, None] != 0, (G[:n] - G[n:]) / width[:, None], 0.0)
     rows = np.where(np.isfinite(rows), rows, 0.0)
     H[np.ix_(idx, idx)] = 0.5 * (rows + rows.T)
     return H

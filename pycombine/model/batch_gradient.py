@@ -247,10 +247,32 @@ def batch_gradient_of(lik: Likelihood) -> BatchGradient | None:
     return bg
 
 
-def gradients(lik: Likelihood, points: np.ndarray) -> np.ndarray:
-    """dNLL/dtheta at each row of ``points`` (N, P): in one batched pass where the model allows
-    it, else one :meth:`Likelihood.evaluate` per row."""
+#: values per array of one block of points (points x max(entries, morph pairs, parameters)): ~16 MB
+BLOCK_VALUES = 2_000_000
+
+
+def shifted_gradients(lik: Likelihood, x: np.ndarray, index: np.ndarray, values: np.ndarray,
+                      columns: np.ndarray) -> np.ndarray:
+    """dNLL/dtheta[columns] at the points ``x`` with ``x[index[k]] = values[k]``, one row per k.
+
+    The columns of a finite-difference Hessian: in batched blocks of bounded size where the
+    model allows it, else one :meth:`Likelihood.evaluate` per point.
+    """
+    m = lik.m
+    index = np.asarray(index, dtype=int)
+    values = np.asarray(values, dtype=float)
+    out = np.empty((index.size, len(columns)))
     bg = batch_gradient_of(lik)
-    if bg is not None:
-        return bg.gradient(points)
-    return np.array([lik.evaluate(x, grad=True)[1] for x in points]).reshape(len(points), lik.m.P)
+    if bg is None:
+        for k in range(index.size):
+            xk = np.array(x, dtype=float)
+            xk[index[k]] = values[k]
+            out[k] = lik.evaluate(xk, grad=True)[1][columns]
+        return out
+    rows = max(1, BLOCK_VALUES // max(m.E, m.M, m.P, 1))
+    for start in range(0, index.size, rows):
+        stop = min(index.size, start + rows)
+        X = np.repeat(np.asarray(x, dtype=float)[None, :], stop - start, axis=0)
+        X[np.arange(stop - start), index[start:stop]] = values[start:stop]
+        out[start:stop] = bg.gradient(X)[:, columns]
+    return out

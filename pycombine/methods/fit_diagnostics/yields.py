@@ -142,9 +142,6 @@ class YieldCalculator:
         def f(th):
             return lik.process_yields(th)
 
-        def f_batch(X):
-            return self._entry_yields(X)
-
         with_unc = sampling is not None
         if sampling is None or sampling.index.size == 0:
             y = f(values)
@@ -152,10 +149,10 @@ class YieldCalculator:
         else:
             lo, hi = method_ranges(m, self.session.state)
             steps = 1e-3 * np.sqrt(np.maximum(np.sum(sampling.scale ** 2, axis=1), 0.0))
-            y, J = jacobian(f, values, sampling.index, steps, lo, hi, batch=f_batch)
+            y, J = jacobian(f, values, sampling.index, steps, lo, hi, batch=self._entry_yields)
             rng = np.random.default_rng([int(self.session.opts.seed) & 0xFFFFFFFF, STAGE_SEEDS[stage]])
             sp = sample_spread(f, values, sampling.index, J, sampling.scale, sampling.draw, self.n_samples, rng,
-                               batch=f_batch)
+                               batch=self._entry_yields)
 
         def err(A):
             return np.zeros(A.shape[0]) if sp is None else sp.errors(A)
