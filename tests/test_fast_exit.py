@@ -62,7 +62,10 @@ def test_not_taken_while_another_thread_runs(monkeypatch):
     finally:
         stop.set()
         worker.join()
-    monkeypatch.setattr(threading, "active_count", lambda: 1)  # the test runner may keep threads
+    # what earlier tests of this process may have left: threads, Dask, process pools
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    for name in ("distributed", "dask.distributed", "multiprocessing"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
     assert fast_exit._safe()
     monkeypatch.setenv("PYCOMBINE_FULL_EXIT", "1")
     assert not fast_exit._safe()
