@@ -62,7 +62,8 @@ def _parser():
 
 def _to_statements(tree, line_offset: int) -> list[Statement]:
     """Flatten a parse tree into statements (ignored header lines and comments are dropped)."""
-    Token, Tree = _parser().Token, _parser().Tree
+    parser = _parser()
+    Token, Tree = parser.Token, parser.Tree
     out = []
     for child in tree.children:
         if not isinstance(child, Tree):

@@ -22,7 +22,7 @@ import numpy as np
 from .batch import DENSE_MAX, BatchModel, _GroupSum
 from .compile import FLOOR, CompiledModel
 from .likelihood import Likelihood
-from .nll_terms import sigmoid
+from .nll_terms import bb_lite_chain, sigmoid
 
 
 def supports(model: CompiledModel) -> bool:
@@ -54,9 +54,7 @@ class BatchGradient:
         s, k, _lo, _hi = m.asym
         self.asym_to_param = _GroupSum(k, m.P) if s.size else None
         if m.fac.shape[1]:
-            valid = m.fac >= 0
-            self.fac_valid = valid
-            self.fac_to_param = _GroupSum(m.fac[valid], m.P)
+            self.fac_to_param = _GroupSum(lik._fac_cols, m.P)
 
     # ------------------------------------------------------------------ forward
     def _forward(self, theta: np.ndarray, masked: np.ndarray) -> dict:
@@ -81,7 +79,7 @@ class BatchGradient:
             else:
                 bb_x[:, jb] = theta[:, m.bb_par]
             nu = mu + sigma * bb_x
-        if m.bin_amc.any():
+        if lik._any_amc:
             nu = np.where(m.bin_amc, np.maximum(nu, FLOOR), nu)
         c.update(sigma=sigma, bb_x=bb_x, nu=nu)
         return c
@@ -99,7 +97,7 @@ class BatchGradient:
         obs = lik.has_obs & active
         g = self._constraint_gradient(theta)
         w_nu = np.where(active, 1.0 - np.where(obs, n / np.where(obs, nu, 1.0), 0.0), 0.0)
-        if m.bin_amc.any():
+        if lik._any_amc:
             pre = mu + sigma * bb_x if sigma is not None else mu
             w_nu = np.where(m.bin_amc & (pre < FLOOR), 0.0, w_nu)
         w_mu = w_nu
@@ -109,19 +107,11 @@ class BatchGradient:
             gx = lik.data.glob[m.bb_par]
             w_sigma = np.zeros_like(w_nu)
             w_sigma[:, jb] = w_nu[:, jb] * bb_x[:, jb]
-            if lik.analytic_bb:
-                x, sig, mu_b = bb_x[:, jb], sigma[:, jb], mu[:, jb]
-                d_x = w_nu[:, jb] * sig + (x - gx)
-                ok = (sig > 0) & (np.abs(d_x) > 1e-12) & ~lik.pinned
-                if ok.any():
-                    s = np.where(ok, sig, 1.0)
-                    den = 2.0 * x + (s + mu_b / s - gx)
-                    den = np.where(den == 0, 1e-300, den)
-                    dx_dmu = -(x / s + 1.0 - gx / s) / den
-                    dx_dsig = -(x * (1.0 - mu_b / s**2) + mu_b * gx / s**2) / den
-                    w_mu = w_nu.copy()
-                    w_mu[:, jb] += np.where(ok, d_x * dx_dmu, 0.0)
-                    w_sigma[:, jb] += np.where(ok, d_x * dx_dsig, 0.0)
+            chain = lik.analytic_bb and bb_lite_chain(w_nu[:, jb], bb_x[:, jb], sigma[:, jb], mu[:, jb], gx, lik.pinned)
+            if chain:
+                w_mu = w_nu.copy()
+                w_mu[:, jb] += chain[0]
+                w_sigma[:, jb] += chain[1]
         w_y = w_mu[:, m.entry_bin]
         tt = c["tt"]
         w_N = bm.to_sample(w_y * tt)
@@ -203,11 +193,12 @@ class BatchGradient:
                 suffix[:, :, F - 1 - j] = suffix[:, :, F - j] * vals[:, :, F - j]
             base = m.sample_norm * np.exp(c["A"])
             d = prefix * suffix * m.fac_a1 * (base * w_N)[:, :, None]
-            g += self.fac_to_param(d[:, self.fac_valid])
+            g += self.fac_to_param(d[:, self.lik._fac_valid])
         return g
 
     def _constraint_gradient(self, theta: np.ndarray) -> np.ndarray:
-        """Likelihood._constraints' gradient, row by row."""
+        """Likelihood._constraints' gradient, row by row. (A twin kept on purpose: the one-point
+        version indexes 1-D arrays, ~5 us per evaluation faster than a shape-generic one.)"""
         m = self.m
         glob = self.lik.data.glob
         g = np.zeros_like(theta)

@@ -25,7 +25,7 @@ import numpy as np
 
 from .compile import AMC_LIN, AMC_LOG, COUNT, FLOOR, TH1_LIN, TH1_LOG, CompiledModel, entry_factor_layers, product_of_others
 from .interpolation import asym_factor_log, smooth_step
-from .nll_terms import SampleSum, lgamma_sum, per_event_terms, poisson_terms, sigmoid
+from .nll_terms import SampleSum, bb_lite_chain, lgamma_sum, per_event_terms, poisson_terms, sigmoid
 
 __all__ = ["BAD_NLL", "Dataset", "Likelihood", "State", "per_event_terms", "poisson_terms"]
 
@@ -304,25 +304,12 @@ class Likelihood:
             jb = m.bb_bin
             w_sigma = np.zeros(m.B)
             w_sigma[jb] = w_nu[jb] * state.bb_x[jb]
-            if self.analytic_bb:
-                # x_b is the chosen root of x^2 + b x + c = 0; where it is not a stationary point
-                # of the bin's NLL (the expectation hit the floor) chain through x(mu, sigma)
-                x = state.bb_x[jb]
-                sig = state.sigma[jb]
-                mu = state.mu[jb]
-                gx = self.data.glob[m.bb_par]
-                d_x = w_nu[jb] * sig + (x - gx)
-                ok = (sig > 0) & (np.abs(d_x) > 1e-12) & ~self.pinned
-                if ok.any():
-                    s = np.where(ok, sig, 1.0)
-                    bq = s + mu / s - gx
-                    den = 2.0 * x + bq
-                    den = np.where(den == 0, 1e-300, den)
-                    dx_dmu = -(x / s + 1.0 - gx / s) / den
-                    dx_dsig = -(x * (1.0 - mu / s**2) + mu * gx / s**2) / den
-                    w_mu = w_nu.copy()
-                    w_mu[jb] += np.where(ok, d_x * dx_dmu, 0.0)
-                    w_sigma[jb] += np.where(ok, d_x * dx_dsig, 0.0)
+            chain = self.analytic_bb and bb_lite_chain(w_nu[jb], state.bb_x[jb], state.sigma[jb], state.mu[jb],
+                                                       self.data.glob[m.bb_par], self.pinned)
+            if chain:
+                w_mu = w_nu.copy()
+                w_mu[jb] += chain[0]
+                w_sigma[jb] += chain[1]
         w_y = w_mu[m.entry_bin]
         Ne = state.N[m.entry_sample]
         w_N = self._sample_sum(w_y * state.tt)

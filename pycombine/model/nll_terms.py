@@ -73,3 +73,25 @@ def lgamma_sum(x: np.ndarray) -> float:
 
 def sigmoid(z):
     return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def bb_lite_chain(w_nu: np.ndarray, x: np.ndarray, sigma: np.ndarray, mu: np.ndarray, glob: np.ndarray,
+                  pinned: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The NLL's derivative through the closed-form BB-lite solution ``x(mu, sigma)`` of each bin:
+    the weights to add to dNLL/dmu and dNLL/dsigma (None when none is needed).
+
+    ``x`` is the chosen root of x^2 + b x + c = 0; where it is not a stationary point of the bin's
+    NLL (the expectation hit the floor) the chain goes through x(mu, sigma). Any shape (one
+    point's BB-lite bins or a batch of them); ``w_nu`` is dNLL/dnu there.
+    """
+    d_x = w_nu * sigma + (x - glob)
+    ok = (sigma > 0) & (np.abs(d_x) > 1e-12) & ~pinned
+    if not ok.any():
+        return None
+    s = np.where(ok, sigma, 1.0)
+    bq = s + mu / s - glob
+    den = 2.0 * x + bq
+    den = np.where(den == 0, 1e-300, den)
+    dx_dmu = -(x / s + 1.0 - glob / s) / den
+    dx_dsig = -(x * (1.0 - mu / s**2) + mu * glob / s**2) / den
+    return np.where(ok, d_x * dx_dmu, 0.0), np.where(ok, d_x * dx_dsig, 0.0)
