@@ -409,20 +409,43 @@ class BatchModel:
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         m = self.m
         mu, sigma = self._mu_sigma(theta)
-        nu = mu
+        x = None
         if m.bb_bin.size:
             jb = m.bb_bin
             if bb == "profile":
-                n = np.nan_to_num(counts[:, jb])
-                x = Likelihood._bb_solve(mu[:, jb], sigma[:, jb], n, glob[:, m.bb_par], self.masked_bins(theta)[:, jb])
+                x = self.bb_lite_values(theta, mu, sigma, True, np.nan_to_num(counts[:, jb]), glob[:, m.bb_par],
+                                        self.masked_bins(theta))
             else:
-                x = theta[:, m.bb_par]
+                x = self.bb_lite_values(theta, mu, sigma, False, None, None, None)
+        nu = self.with_bb_lite(mu, sigma, x)
+        if m.any_unbinned:
+            nu = nu * m.bin_ref  # per-event channels: the expected (Asimov) weight of each event
+        return nu
+
+    def bb_lite_values(self, theta: np.ndarray, mu: np.ndarray, sigma: np.ndarray, profiled: bool,
+                       n: np.ndarray | None, glob: np.ndarray | None, masked: np.ndarray | None,
+                       pinned: np.ndarray | None = None) -> np.ndarray:
+        """The BB-lite parameters of the BB-lite bins, (N, |bb|): profiled in closed form for the
+        data ``n`` and observables ``glob`` of those bins (``profiled``; ``pinned`` ones keep their
+        value in ``theta``), else their values in ``theta``."""
+        m = self.m
+        if not profiled:
+            return theta[:, m.bb_par]
+        jb = m.bb_bin
+        x = Likelihood._bb_solve(mu[:, jb], sigma[:, jb], n, glob, masked[:, jb])
+        return x if pinned is None else np.where(pinned, theta[:, m.bb_par], x)
+
+    def with_bb_lite(self, mu: np.ndarray, sigma: np.ndarray, x: np.ndarray | None) -> np.ndarray:
+        """Expected events per bin (N, B): ``mu`` plus the BB-lite term ``sigma x`` in the BB-lite
+        bins, floored where autoMCStats floors them."""
+        m = self.m
+        nu = mu
+        if x is not None:
+            jb = m.bb_bin
             nu = mu.copy()
             nu[:, jb] = mu[:, jb] + sigma[:, jb] * x
         if m.bin_amc.any():
             nu = np.where(m.bin_amc, np.maximum(nu, FLOOR), nu)
-        if m.any_unbinned:
-            nu = nu * m.bin_ref  # per-event channels: the expected (Asimov) weight of each event
         return nu
 
     # ------------------------------------------------------------------ NLL
@@ -440,19 +463,11 @@ class BatchModel:
         analytic = analytic_bb and m.bb_bin.size > 0
         mu, sigma = self._mu_sigma(theta)
         masked = self.masked_bins(theta)
-        nu = mu
         bb_x = None
         if m.bb_bin.size:
             jb = m.bb_bin
-            if analytic:
-                n = np.nan_to_num(counts[:, jb])
-                bb_x = Likelihood._bb_solve(mu[:, jb], sigma[:, jb], n, glob[:, m.bb_par], masked[:, jb])
-            else:
-                bb_x = theta[:, m.bb_par]
-            nu = mu.copy()
-            nu[:, jb] = mu[:, jb] + sigma[:, jb] * bb_x
-        if m.bin_amc.any():
-            nu = np.where(m.bin_amc, np.maximum(nu, FLOOR), nu)
+            bb_x = self.bb_lite_values(theta, mu, sigma, analytic, np.nan_to_num(counts[:, jb]), glob[:, m.bb_par], masked)
+        nu = self.with_bb_lite(mu, sigma, bb_x)
         n = np.nan_to_num(counts)
         active = ~masked
         obs = (n != 0) & active

@@ -67,21 +67,15 @@ class BatchGradient:
         c["tt"] = tt
         mu = bm.to_bin(Ne * tt)
         c["Ne"], c["mu"] = Ne, mu
-        nu = mu
-        sigma = bb_x = None
+        sigma = bb_x = x = None
         if m.bb_bin.size:
             sigma = np.sqrt(bm.to_bin(bm._bb_err2(Ne)))
             jb = m.bb_bin
+            x = bm.bb_lite_values(theta, mu, sigma, lik.analytic_bb, lik.n[jb], lik.data.glob[m.bb_par], masked,
+                                  lik.pinned)
             bb_x = np.zeros((n, m.B))
-            if lik.analytic_bb:
-                x = Likelihood._bb_solve(mu[:, jb], sigma[:, jb], lik.n[jb], lik.data.glob[m.bb_par], masked[:, jb])
-                bb_x[:, jb] = np.where(lik.pinned, theta[:, m.bb_par], x)
-            else:
-                bb_x[:, jb] = theta[:, m.bb_par]
-            nu = mu + sigma * bb_x
-        if lik._any_amc:
-            nu = np.where(m.bin_amc, np.maximum(nu, FLOOR), nu)
-        c.update(sigma=sigma, bb_x=bb_x, nu=nu)
+            bb_x[:, jb] = x
+        c.update(sigma=sigma, bb_x=bb_x, nu=bm.with_bb_lite(mu, sigma, x))
         return c
 
     # ------------------------------------------------------------------ backward
