@@ -224,6 +224,16 @@ class Fitter:
         m = self.model
         return self.options.newton and (not use_exact_hessian(m, n_free) or is_wide(m, n_free))
 
+    def start_near(self, values: np.ndarray, minimum: np.ndarray | None, lo: np.ndarray, hi: np.ndarray,
+                   n_free: int) -> np.ndarray:
+        """Where a fit over ``n_free`` parameters starts: ``values`` (Combine's start), except for
+        models fitted by Newton steps when a nearby ``minimum`` is known (clipped to ``lo``/``hi``):
+        from there the fit takes about a third of the evaluations, and it stops on the same
+        criterion on the true gradient, so the minimum is the same to the fit tolerance."""
+        if minimum is None or not self.fits_by_newton(n_free):
+            return values
+        return np.clip(minimum, lo, hi)
+
     def minimize(self, state: ParameterState, fixed: dict[int, float] | None = None, hesse: bool = False,
                  strategy: int | None = None) -> FitResult:
         """Minimise over the floating parameters; ``fixed`` pins extra parameters to values."""

@@ -144,13 +144,10 @@ class ModelNLL:
         return st
 
     def start_near(self, minimum: np.ndarray | None) -> np.ndarray:
-        """Where the free fit starts: the clean state, except for models fitted by Newton steps
-        when a nearby ``minimum`` is known (the fit at r = 0 made for the Asimov dataset): from
-        there the fit takes a third of the evaluations, and stops on the same criterion on the
-        true gradient, so the minimum is the same to the fit tolerance."""
-        if minimum is None or not self.fitter.fits_by_newton(self._free.size):
-            return self.base.values.copy()
-        return np.clip(minimum, self.base.lo, self.base.hi)
+        """Where the free fit starts: the clean state, or for models fitted by Newton steps a
+        nearby ``minimum`` (the fit at r = 0 made for the Asimov dataset; :meth:`Fitter.start_near`)."""
+        b = self.base
+        return np.array(self.fitter.start_near(b.values, minimum, b.lo, b.hi, self._free.size), dtype=float)
 
     def fit(self, start, r_start: float, r_lo: float, r_hi: float) -> PoiFit:
         st = self._state(start)

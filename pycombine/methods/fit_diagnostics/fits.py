@@ -267,15 +267,15 @@ def fit_diagnostics(session, dataset: Dataset, i_toy: int = 0, options: FitDiagn
 
 
 def _sb_start(ctx: _Context, st_s: ParameterState, fit_b: FitSummary | None) -> ParameterState:
-    """Where the s+b fit starts: ``st_s`` (Combine's pre-fit state), except for models fitted by
-    Newton steps, which start from the b-only minimum (the POI at its b-only value). There the
-    first Newton step is the linear response of the nuisances to the POI, and the fit takes a
-    third of the evaluations it takes from the pre-fit state; it stops on the same criterion on
-    the true gradient, so the minimum is the same to the fit tolerance."""
-    if fit_b is None or not fit_b.ok or not ctx.fitter.fits_by_newton(int((~st_s.frozen).sum())):
+    """Where the s+b fit starts: ``st_s`` (Combine's pre-fit state), or for models fitted by
+    Newton steps the b-only minimum (the POI at its b-only value; :meth:`Fitter.start_near`), from
+    which the first Newton step is the linear response of the nuisances to the POI."""
+    minimum = fit_b.values if fit_b is not None and fit_b.ok else None
+    values = ctx.fitter.start_near(st_s.values, minimum, st_s.lo, st_s.hi, int((~st_s.frozen).sum()))
+    if values is st_s.values:
         return st_s
     start = st_s.copy()
-    start.values = np.clip(fit_b.values, st_s.lo, st_s.hi)
+    start.values = values
     return start
 
 
